@@ -1,0 +1,213 @@
+"""BarEngine: the sans-I/O core. Event batches and a watermark in, closed factor rows out.
+
+It never reads a clock, a socket or a file. Replay, the live daemon and the pandas API are
+drivers of this one class:
+
+    engine.feed(batch)          # add events (any channel, any instruments, arrival order)
+    rows = engine.advance(wm)   # the watermark reached wm: rows of every bar that closed
+    rows = engine.flush()       # end of a finite replay: close everything that is left
+
+`feed` never closes a bar, so a driver merging several arrival-ordered streams can feed each
+stream's events up to a common horizon and then advance to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import FactorConfig
+from .events import SELL, EventBatch, Instrument, LiquidationBatch, TickerBatch, TradeBatch
+from .freq import Freq
+from .series import InstrumentSeries
+
+NO_WATERMARK = np.iinfo(np.int64).min
+SUB_INTERVALS = 60
+
+
+class _FreqBook:
+    """All instruments' bars at one frequency, and that frequency's clock."""
+
+    def __init__(self, freq: Freq, order: int) -> None:
+        self.freq = freq
+        self.order = order
+        self.closed_through: int | None = None  # the last bar index closed for everyone
+        self.last_event_bar: int | None = None  # the last bar holding an event (for flush)
+        self.series: dict[Instrument, InstrumentSeries] = {}
+        self.late_events = 0
+
+
+class BarEngine:
+    """Event-time bars for many instruments and frequencies in one pass (FACTORS.md)."""
+
+    def __init__(self, config: FactorConfig | None = None) -> None:
+        self.config = config or FactorConfig()
+        self.columns = self.config.columns()
+        self.books = [_FreqBook(freq, i) for i, freq in enumerate(self.config.freqs)]
+        self.watermark = int(NO_WATERMARK)
+        self.events = 0
+
+    # -- input ------------------------------------------------------------------------------
+    def feed(self, batch: EventBatch) -> None:
+        """Add a batch of events, in arrival order. Late events are only counted."""
+        if len(batch) == 0:
+            return
+        self.events += len(batch)
+        # the watermark each event sees: it moves before the event is added
+        seen = np.maximum.accumulate(np.maximum(batch.arrival, self.watermark))
+        for book in self.books:
+            self._feed_book(book, batch, seen)
+
+    def _feed_book(self, book: _FreqBook, batch: EventBatch, seen: np.ndarray) -> None:
+        width = book.freq.us
+        bar = batch.ts // width
+        late = seen >= (bar + 1) * width + self.config.lateness_us
+        on_time = ~late
+        if late.any():
+            late_bar = seen[late] // width
+            book.late_events += int(late.sum())
+            for (inst, index), count in _group_counts(batch.instrument[late], late_bar):
+                self._series(book, batch.instruments[inst]).bar(index).late_events += count
+            book.last_event_bar = _max(book.last_event_bar, int(late_bar.max()))
+        if not on_time.any():
+            return
+        part = batch.take(on_time) if late.any() else batch
+        bar = bar[on_time] if late.any() else bar
+        book.last_event_bar = _max(book.last_event_bar, int(bar.max()))
+        keys, group = _group(part.instrument, bar)
+        bars = [self._series(book, part.instruments[inst]).bar(index) for inst, index in keys]
+        for acc, count in zip(bars, np.bincount(group, minlength=len(bars)), strict=True):
+            acc.n_events += int(count)
+        if isinstance(part, LiquidationBatch):
+            _add_liquidations(bars, group, part, bar * width, width)
+        elif isinstance(part, TickerBatch):
+            _add_ticker(bars, group, part)
+        elif isinstance(part, TradeBatch):
+            _add_trades(bars, group, part)
+
+    def _series(self, book: _FreqBook, instrument: Instrument) -> InstrumentSeries:
+        series = book.series.get(instrument)
+        if series is None:
+            series = book.series[instrument] = InstrumentSeries(
+                instrument[0], instrument[1], book.freq, self.config, self.columns)
+        return series
+
+    def late_events(self) -> dict[str, int]:
+        """Late events so far, per frequency name."""
+        return {book.freq.name: book.late_events for book in self.books}
+
+    # -- output -----------------------------------------------------------------------------
+    def advance(self, watermark: int) -> list[dict]:
+        """Move the watermark; return the rows of every bar with `bar_end + lateness <= watermark`."""
+        self.watermark = max(self.watermark, int(watermark))
+        if self.watermark == NO_WATERMARK:
+            return []
+        out = []
+        for book in self.books:
+            last = (self.watermark - self.config.lateness_us) // book.freq.us - 1
+            out += self._close_through(book, last)
+        return _in_output_order(out)
+
+    def flush(self) -> list[dict]:
+        """End of a finite replay: close every instrument through the last bar holding an event."""
+        out = []
+        for book in self.books:
+            if book.last_event_bar is not None:
+                out += self._close_through(book, book.last_event_bar)
+        return _in_output_order(out)
+
+    def _close_through(self, book: _FreqBook, last: int) -> list[tuple]:
+        if book.closed_through is not None and last <= book.closed_through:
+            return []
+        book.closed_through = last
+        keyed = []
+        for instrument in sorted(book.series):
+            for row in book.series[instrument].close_through(last):
+                keyed.append((row["bar_end"], book.order, instrument, row))
+        return keyed
+
+
+def _in_output_order(keyed: list[tuple]) -> list[dict]:
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]
+
+
+def _max(current: int | None, value: int) -> int:
+    return value if current is None else max(current, value)
+
+
+def _group(instrument: np.ndarray, bar: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Distinct (instrument, bar) pairs, sorted, and each event's group number."""
+    if len(bar) and bar[0] == bar[-1] and (instrument == instrument[0]).all():
+        return [(int(instrument[0]), int(bar[0]))], np.zeros(len(bar), dtype=np.intp)
+    base = bar.min()
+    key = (instrument.astype(np.int64) << 32) | (bar - base)
+    unique, group = np.unique(key, return_inverse=True)
+    keys = [(int(k >> 32), int((k & 0xFFFFFFFF) + base)) for k in unique]
+    return keys, group.reshape(-1)
+
+
+def _group_counts(instrument: np.ndarray, bar: np.ndarray) -> list[tuple[tuple[int, int], int]]:
+    keys, group = _group(instrument, bar)
+    return list(zip(keys, np.bincount(group, minlength=len(keys)).tolist(), strict=True))
+
+
+def _slices(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order that makes groups contiguous, and each group's start offset."""
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(n_groups + 1))
+    return order, starts
+
+
+def _add_liquidations(bars: list, group: np.ndarray, part: LiquidationBatch,
+                      bar_start: np.ndarray, width: int) -> None:
+    notional = part.price * part.amount
+    sub_interval = ((part.ts - bar_start) * SUB_INTERVALS) // width
+    is_long = part.side == SELL
+    order, starts = _slices(group, len(bars))
+    for g, acc in enumerate(bars):
+        take = order[starts[g]:starts[g + 1]]
+        acc.add_liquidations(part.ts[take], is_long[take], notional[take], part.amount[take],
+                             sub_interval[take])
+
+
+def _add_trades(bars: list, group: np.ndarray, part: TradeBatch) -> None:
+    n = len(bars)
+    volume = np.bincount(group, weights=part.amount, minlength=n)
+    notional = np.bincount(group, weights=part.price * part.amount, minlength=n)
+    buy = np.bincount(group, weights=np.where(part.side == 1, part.amount, 0.0), minlength=n)
+    sell = np.bincount(group, weights=np.where(part.side == SELL, part.amount, 0.0), minlength=n)
+    for g, acc in enumerate(bars):
+        acc.add_trades(float(volume[g]), float(notional[g]), float(buy[g]), float(sell[g]))
+
+
+def _add_ticker(bars: list, group: np.ndarray, part: TickerBatch) -> None:
+    n = len(bars)
+    mark = part.mark_price
+    has_mark = ~np.isnan(mark)
+    first = _first_valid(group, mark, n)
+    last = _last_valid(group, mark, n)
+    high = np.full(n, -np.inf)
+    low = np.full(n, np.inf)
+    np.maximum.at(high, group[has_mark], mark[has_mark])
+    np.minimum.at(low, group[has_mark], mark[has_mark])
+    carried = {name: _last_valid(group, getattr(part, name), n)
+               for name in ("last_price", "index_price", "funding_rate", "open_interest")}
+    for g, acc in enumerate(bars):
+        acc.add_ticker(float(first[g]), float(last[g]), float(high[g]), float(low[g]),
+                       {name: float(values[g]) for name, values in carried.items()})
+
+
+def _first_valid(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    valid = ~np.isnan(values)
+    groups, index = np.unique(group[valid], return_index=True)
+    out[groups] = values[valid][index]
+    return out
+
+
+def _last_valid(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    valid = ~np.isnan(values)
+    groups, index = np.unique(group[valid][::-1], return_index=True)
+    out[groups] = values[valid][::-1][index]
+    return out

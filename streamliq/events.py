@@ -1,0 +1,83 @@
+"""Normalized event batches: columnar numpy arrays, one class per channel.
+
+A batch holds events of one channel for any number of instruments. `instruments` lists the
+distinct `(exchange, symbol)` pairs and `instrument` indexes into it per event, so a batch is
+self-contained: a replay chunk of 100k events and a live message of one look the same.
+Times are integer microseconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+Instrument = tuple[str, str]  # (exchange, symbol)
+
+# Side codes. Liquidations: BUY = a short was liquidated, SELL = a long was liquidated.
+# Trades: the taker side; UNKNOWN counts in volume only.
+BUY, SELL, UNKNOWN = 1, -1, 0
+SIDE_CODES = {"buy": BUY, "sell": SELL, "unknown": UNKNOWN}
+
+TICKER_FIELDS = ("mark_price", "index_price", "last_price", "funding_rate", "open_interest")
+
+
+@dataclass(frozen=True)
+class _Batch:
+    instruments: tuple[Instrument, ...]
+    instrument: np.ndarray  # int32 index into `instruments`
+    ts: np.ndarray  # int64 µs, exchange time
+    arrival: np.ndarray  # int64 µs, local receive time
+
+    channel: ClassVar[str]
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, index: np.ndarray | slice) -> _Batch:
+        """A batch of the selected events (a boolean mask, an index array or a slice)."""
+        columns = {name: getattr(self, name)[index] for name in self._columns()}
+        return type(self)(instruments=self.instruments, **columns)
+
+    @classmethod
+    def _columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name != "instruments")
+
+
+@dataclass(frozen=True)
+class LiquidationBatch(_Batch):
+    """Liquidations: `side` (BUY/SELL code), `price`, `amount` (base units)."""
+
+    side: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    price: np.ndarray = field(default_factory=lambda: np.empty(0))
+    amount: np.ndarray = field(default_factory=lambda: np.empty(0))
+    channel: ClassVar[str] = "liquidations"
+
+
+@dataclass(frozen=True)
+class TickerBatch(_Batch):
+    """Ticker updates; NaN marks a field the update does not carry."""
+
+    mark_price: np.ndarray = field(default_factory=lambda: np.empty(0))
+    index_price: np.ndarray = field(default_factory=lambda: np.empty(0))
+    last_price: np.ndarray = field(default_factory=lambda: np.empty(0))
+    funding_rate: np.ndarray = field(default_factory=lambda: np.empty(0))
+    open_interest: np.ndarray = field(default_factory=lambda: np.empty(0))
+    channel: ClassVar[str] = "derivative_ticker"
+
+
+@dataclass(frozen=True)
+class TradeBatch(_Batch):
+    """Trades: taker `side` (BUY/SELL/UNKNOWN code), `price`, `amount`."""
+
+    side: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    price: np.ndarray = field(default_factory=lambda: np.empty(0))
+    amount: np.ndarray = field(default_factory=lambda: np.empty(0))
+    channel: ClassVar[str] = "trades"
+
+
+EventBatch = LiquidationBatch | TickerBatch | TradeBatch
+BATCH_TYPES: dict[str, type[_Batch]] = {
+    cls.channel: cls for cls in (LiquidationBatch, TickerBatch, TradeBatch)
+}

@@ -1,0 +1,55 @@
+"""A progress line on stderr for long replays: events/s and an ETA from bytes read."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from .replay import ReplayStats
+
+SHOW_AFTER_SECONDS = 3.0
+
+
+class ProgressBar:
+    """Redraws in place on a terminal, prints a line every 10 s elsewhere; silent for short runs."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.interval = 0.5 if self.tty else 10.0
+        self.last_shown = 0.0
+        self.shown = False
+
+    def __call__(self, stats: ReplayStats) -> None:
+        now = time.monotonic()
+        elapsed = stats.seconds
+        if elapsed < SHOW_AFTER_SECONDS or now - self.last_shown < self.interval:
+            return
+        self.last_shown = now
+        share = stats.bytes_done / stats.bytes_total if stats.bytes_total else 0.0
+        eta = elapsed * (1 - share) / share if share > 0 else float("nan")
+        width = 24
+        filled = round(width * share)
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%}  {stats.events:,} events  "
+                f"{stats.events / elapsed:,.0f} ev/s  {stats.rows:,} rows  ETA {_clock(eta)}")
+        if self.tty:
+            self.stream.write("\r" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        """End the in-place line."""
+        if self.shown and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "--:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

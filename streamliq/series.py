@@ -1,0 +1,139 @@
+"""The bar chain of one instrument at one frequency: open bars in, closed factor rows out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .bars import SIDES, BarAccumulator
+from .buckets import SizeBuckets
+from .config import ROLLING_SERIES, FactorConfig
+from .freq import Freq
+from .rolling import RollingFeatures
+
+NAN = math.nan
+_EMPTY = BarAccumulator()
+_NO_VALUES = np.empty(0)
+CARRIED_TICKER_FIELDS = ("last_price", "index_price", "funding_rate", "open_interest")
+UTC = "UTC"
+
+
+class InstrumentSeries:
+    """Open bars and cross-bar state (carried ticker values, rolling windows, lookbacks)."""
+
+    def __init__(self, exchange: str, symbol: str, freq: Freq, config: FactorConfig,
+                 columns: list[str]) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.freq = freq
+        self.columns = columns
+        self.open_bars: dict[int, BarAccumulator] = {}
+        self.next_bar: int | None = None  # the next bar to close, once the first has closed
+        self.carried: dict[str, float] = dict.fromkeys(CARRIED_TICKER_FIELDS, NAN)
+        self.prev_close = NAN
+        self.prev_open_interest = NAN
+        self.traded = False
+        self.buckets = SizeBuckets(config.bucket_pairs)
+        self.rolling = [
+            RollingFeatures(config.z_windows, config.pct_windows, config.exceedance_pairs)
+            for _ in ROLLING_SERIES
+        ]
+
+    def bar(self, index: int) -> BarAccumulator:
+        """The open bar `index`, created on first use."""
+        acc = self.open_bars.get(index)
+        if acc is None:
+            acc = self.open_bars[index] = BarAccumulator()
+        return acc
+
+    def first_open(self) -> int | None:
+        """The next bar this instrument will close (None before it has seen anything)."""
+        if self.next_bar is not None:
+            return self.next_bar
+        return min(self.open_bars) if self.open_bars else None
+
+    def close_through(self, last: int) -> list[dict]:
+        """Close every bar up to and including `last`; return their rows in bar order."""
+        first = self.first_open()
+        if first is None or first > last:
+            return []
+        rows = [self._close(index, self.open_bars.pop(index, _EMPTY)) for index in range(first, last + 1)]
+        self.next_bar = last + 1
+        return rows
+
+    def _close(self, index: int, acc: BarAccumulator) -> dict:
+        bar_start = index * self.freq.us
+        bar_end = bar_start + self.freq.us
+        values: list = [
+            self.exchange, self.symbol, self.freq.name,
+            pd.Timestamp(bar_start, unit="us", tz=UTC), pd.Timestamp(bar_end, unit="us", tz=UTC),
+            acc.n_events, acc.late_events, False,
+        ]
+        sides = acc.sides
+        for side in SIDES:
+            values += _side_columns(sides[side]) if sides else [0, 0.0, 0.0, 0.0, NAN, NAN, NAN, NAN, NAN]
+        all_notional = sides["all"].notional if sides else 0.0
+        long_notional = sides["long"].notional if sides else 0.0
+        short_notional = sides["short"].notional if sides else 0.0
+        all_qty = sides["all"].qty if sides else 0.0
+        all_max = sides["all"].max if sides else 0.0
+        if all_notional > 0:
+            shares = acc.sub_notional / all_notional
+            values += [(long_notional - short_notional) / all_notional, all_max / all_notional,
+                       float(np.dot(shares, shares))]
+        else:
+            values += [NAN, NAN, NAN]
+        values += self._ticker_columns(acc, all_qty, sides)
+        values += self._trade_columns(acc, all_qty)
+        liq_ts = np.concatenate(acc.liq_ts) if acc.liq_ts else _NO_VALUES
+        liq_notional = np.concatenate(acc.liq_notional) if acc.liq_notional else _NO_VALUES
+        values += self.buckets.update(bar_start, bar_end, liq_ts, liq_notional, all_notional)
+        series = (all_notional, long_notional, short_notional, float(sides["all"].count if sides else 0), all_max)
+        for features, x in zip(self.rolling, series, strict=True):
+            values += features.update(x)
+        return dict(zip(self.columns, values, strict=True))
+
+    def _ticker_columns(self, acc: BarAccumulator, all_qty: float, sides: dict | None) -> list[float]:
+        if math.isnan(acc.mark_open):
+            open_ = high = low = close = self.prev_close
+        else:
+            open_, high, low, close = acc.mark_open, acc.mark_high, acc.mark_low, acc.mark_close
+        carried = self.carried
+        carried.update(acc.last_values)
+        index_price = carried["index_price"]
+        open_interest = carried["open_interest"]
+        prev_close, prev_oi = self.prev_close, self.prev_open_interest
+        ret = math.log(close / prev_close) if close > 0 and prev_close > 0 else NAN
+        oi_change = open_interest / prev_oi - 1 if prev_oi != 0 and not math.isnan(prev_oi) else NAN
+        liq_oi = all_qty / prev_oi if prev_oi != 0 and not math.isnan(prev_oi) else NAN
+        long_vwap = _vwap(sides["long"]) if sides else NAN
+        short_vwap = _vwap(sides["short"]) if sides else NAN
+        self.prev_close, self.prev_open_interest = close, open_interest
+        return [
+            open_, high, low, close, carried["last_price"], index_price, carried["funding_rate"],
+            open_interest,
+            (close - index_price) / index_price if index_price != 0 else NAN,
+            ret, oi_change, liq_oi,
+            close / long_vwap - 1, close / short_vwap - 1,
+        ]
+
+    def _trade_columns(self, acc: BarAccumulator, all_qty: float) -> list[float]:
+        self.traded = self.traded or acc.has_trades
+        if not self.traded:
+            return [NAN] * 5
+        volume = acc.volume_qty
+        blood = all_qty / volume if volume > 0 else NAN
+        return [volume, acc.volume_notional, acc.taker_buy_qty, acc.taker_sell_qty, blood]
+
+
+def _vwap(side) -> float:
+    return side.notional / side.qty if side.qty > 0 else NAN
+
+
+def _side_columns(side) -> list:
+    n = side.count
+    moments = side.moments
+    return [n, side.qty, side.notional, side.max, side.notional / n if n else NAN,
+            moments.std(), moments.skew(), moments.kurt(), _vwap(side)]

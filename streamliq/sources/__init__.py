@@ -1,0 +1,1 @@
+"""Event sources: Tardis CSV files (and, later, live exchange feeds)."""

@@ -1,0 +1,40 @@
+"""Merging arrival-ordered event streams up to a common horizon."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ..events import EventBatch
+
+
+def merge_by_arrival(streams: Iterable[Iterable[EventBatch]]) -> Iterator[tuple[list[EventBatch], int]]:
+    """Yield (batches, horizon) steps over several arrival-ordered streams.
+
+    Each step holds, from every stream, the events with `arrival <= horizon` not yet yielded,
+    where the horizon is the smallest last arrival among the streams' buffered batches. After
+    a step no stream can produce an event that arrived before the horizon, so the engine may
+    advance its watermark to it. Within a stream the order is kept (ties in file order).
+    """
+    iterators = [iter(stream) for stream in streams]
+    pending: list[EventBatch | None] = [None] * len(iterators)
+    while True:
+        for i, iterator in enumerate(iterators):
+            while iterator is not None and (pending[i] is None or len(pending[i]) == 0):
+                pending[i] = next(iterator, None)
+                if pending[i] is None:
+                    iterators[i] = None
+                    break
+        active = [batch for batch in pending if batch is not None and len(batch)]
+        if not active:
+            return
+        horizon = min(int(batch.arrival[-1]) for batch in active)
+        step = []
+        for i, batch in enumerate(pending):
+            if batch is None or not len(batch):
+                continue
+            cut = int(np.searchsorted(batch.arrival, horizon, side="right"))
+            step.append(batch.take(slice(0, cut)))
+            pending[i] = batch.take(slice(cut, None))
+        yield step, horizon
