@@ -18,6 +18,10 @@ class SizeBuckets:
         self.horizon_us = max((lookback for _, lookback in self.pairs), default=0)
         self.past: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (bar_end, ts, notional)
 
+    def empty_at(self, bar_start: int) -> bool:
+        """True when no remembered liquidation lies in any lookback of a bar starting then."""
+        return not self.past or self.past[-1][0] <= bar_start - self.horizon_us
+
     def update(self, bar_start: int, bar_end: int, ts: np.ndarray, notional: np.ndarray,
                all_notional: float) -> list[float]:
         """Columns (threshold, count, notional, share per pair) of a closing bar, then remember it."""

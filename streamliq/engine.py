@@ -7,7 +7,8 @@ drivers of this one class:
     rows = engine.advance(wm)   # the watermark reached wm: rows of every bar that closed
     rows = engine.flush()       # end of a finite replay: close everything that is left
 
-`feed` never closes a bar, so a driver merging several arrival-ordered streams can feed each
+Rows are dicts keyed by the FACTORS.md column names, with `bar_start`/`bar_end` as integer µs
+(`streamliq.rows` turns them into tables, frames or JSON). `feed` never closes a bar, so a driver merging several arrival-ordered streams can feed each
 stream's events up to a common horizon and then advance to it.
 """
 
@@ -20,7 +21,7 @@ from .events import SELL, EventBatch, Instrument, LiquidationBatch, TickerBatch,
 from .freq import Freq
 from .series import InstrumentSeries
 
-NO_WATERMARK = np.iinfo(np.int64).min
+NO_WATERMARK = int(np.iinfo(np.int64).min)
 SUB_INTERVALS = 60
 
 
@@ -43,7 +44,7 @@ class BarEngine:
         self.config = config or FactorConfig()
         self.columns = self.config.columns()
         self.books = [_FreqBook(freq, i) for i, freq in enumerate(self.config.freqs)]
-        self.watermark = int(NO_WATERMARK)
+        self.watermark = NO_WATERMARK
         self.events = 0
 
     # -- input ------------------------------------------------------------------------------
@@ -120,9 +121,11 @@ class BarEngine:
             return []
         book.closed_through = last
         keyed = []
+        width = book.freq.us
         for instrument in sorted(book.series):
-            for row in book.series[instrument].close_through(last):
-                keyed.append((row["bar_end"], book.order, instrument, row))
+            first, rows = book.series[instrument].close_through(last)
+            for offset, row in enumerate(rows, start=first + 1):
+                keyed.append((offset * width, book.order, instrument, row))
         return keyed
 
 

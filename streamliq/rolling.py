@@ -25,6 +25,11 @@ class RollingFeatures:
         self.exceedance = [(w, suffix, stats.RollingQuantile(q, w)) for w, q, suffix in exceedance]
         depth = max([*z_windows, *(n - 1 for n in pct_windows), *(w for w, _, _ in exceedance), 1])
         self.history: deque[float] = deque(maxlen=depth)
+        self.run_length = 0  # how many of the latest values equal the last one
+
+    def settled_at(self, x: float) -> bool:
+        """True when the last update was x over a window of x's: `update(x)` would repeat it."""
+        return self.run_length > self.history.maxlen and self.history[-1] == x
 
     def update(self, x: float) -> list[float]:
         """Features of x, in column order (z..., pct..., exq...)."""
@@ -44,6 +49,7 @@ class RollingFeatures:
         for w, _, quantile in self.exceedance:
             out.append((1.0 if x > quantile.get() else 0.0) if seen >= w else math.nan)
             quantile.update(x)
+        self.run_length = self.run_length + 1 if self.history and self.history[-1] == x else 1
         self.history.append(x)
         return out
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from .bars import SIDES, BarAccumulator
 from .buckets import SizeBuckets
@@ -17,7 +16,6 @@ NAN = math.nan
 _EMPTY = BarAccumulator()
 _NO_VALUES = np.empty(0)
 CARRIED_TICKER_FIELDS = ("last_price", "index_price", "funding_rate", "open_interest")
-UTC = "UTC"
 
 
 class InstrumentSeries:
@@ -35,6 +33,9 @@ class InstrumentSeries:
         self.prev_close = NAN
         self.prev_open_interest = NAN
         self.traded = False
+        self.last_row: dict | None = None
+        self.last_row_empty = False  # the last closed bar had no events at all
+        self.settled = False  # empty bars repeat the last row (see _settled)
         self.buckets = SizeBuckets(config.bucket_pairs)
         self.rolling = [
             RollingFeatures(config.z_windows, config.pct_windows, config.exceedance_pairs)
@@ -54,22 +55,46 @@ class InstrumentSeries:
             return self.next_bar
         return min(self.open_bars) if self.open_bars else None
 
-    def close_through(self, last: int) -> list[dict]:
-        """Close every bar up to and including `last`; return their rows in bar order."""
+    def close_through(self, last: int) -> tuple[int, list[dict]]:
+        """Close every bar up to and including `last`: (first bar index, rows in bar order)."""
         first = self.first_open()
         if first is None or first > last:
-            return []
-        rows = [self._close(index, self.open_bars.pop(index, _EMPTY)) for index in range(first, last + 1)]
+            return 0, []
+        rows = []
+        for index in range(first, last + 1):
+            acc = self.open_bars.pop(index, None)
+            if acc is None and (self.settled or self._settled(index)):
+                self.settled = True
+                row = self.last_row.copy()
+                row["bar_start"] = index * self.freq.us
+                row["bar_end"] = row["bar_start"] + self.freq.us
+            else:
+                row = self._close(index, acc or _EMPTY)
+                self.last_row_empty = acc is None
+                self.settled = False
+            self.last_row = row
+            rows.append(row)
         self.next_bar = last + 1
-        return rows
+        return first, rows
+
+    def _settled(self, index: int) -> bool:
+        """Whether an empty bar `index` would repeat the last row but for its times.
+
+        True after an empty bar whose rolling windows already held only empty-bar values (0) and
+        whose size-bucket lookbacks held no liquidation: ticker values are then carried
+        unchanged, `ret` and `oi_change` are 0 again, and every window stays as it is. Long
+        silences (an illiquid symbol, a gap between recordings) then cost a dict copy a bar.
+        """
+        return (self.last_row_empty
+                and all(features.settled_at(0.0) for features in self.rolling)
+                and self.buckets.empty_at((index - 1) * self.freq.us))
+
 
     def _close(self, index: int, acc: BarAccumulator) -> dict:
         bar_start = index * self.freq.us
         bar_end = bar_start + self.freq.us
         values: list = [
-            self.exchange, self.symbol, self.freq.name,
-            pd.Timestamp(bar_start, unit="us", tz=UTC), pd.Timestamp(bar_end, unit="us", tz=UTC),
-            acc.n_events, acc.late_events, False,
+            self.exchange, self.symbol, self.freq.name, bar_start, bar_end, acc.n_events, acc.late_events, False,
         ]
         sides = acc.sides
         for side in SIDES:

@@ -6,55 +6,18 @@ run never leaves a partial output file behind (`abort()` removes the temporary f
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 from pathlib import Path
 from typing import IO
 
-import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..config import INT_COLUMNS
 from ..errors import InputError
+from ..rows import arrow_schema, row_to_json, rows_to_arrow
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
-ROW_GROUP = 50_000
-
-
-def arrow_schema(columns: list[str]) -> pa.Schema:
-    """The output schema: strings, UTC timestamps, int64 counts, bool gap, float64 factors."""
-    def kind(name: str) -> pa.DataType:
-        if name in ("exchange", "symbol", "freq"):
-            return pa.string()
-        if name in ("bar_start", "bar_end"):
-            return pa.timestamp("us", tz="UTC")
-        if name in INT_COLUMNS:
-            return pa.int64()
-        if name == "gap":
-            return pa.bool_()
-        return pa.float64()
-    return pa.schema([(name, kind(name)) for name in columns])
-
-
-def format_time(value: pd.Timestamp) -> str:
-    """ISO 8601 UTC with a Z (`2025-01-26T16:15:00Z`, microseconds only when present)."""
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
-
-
-def row_to_json(row: dict) -> str:
-    """One row as a JSON object: NaN as null, timestamps as ISO strings."""
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, pd.Timestamp):
-            value = format_time(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            value = None
-        out[key] = value
-    return json.dumps(out, separators=(",", ":"))
+ROW_GROUP = 20_000
 
 
 class FileSink:
@@ -100,7 +63,7 @@ class FileSink:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
+        table = rows_to_arrow(self._buffer, self.schema)
         self._buffer = []
         if self._parquet is not None:
             self._parquet.write_table(table)

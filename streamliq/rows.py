@@ -1,0 +1,66 @@
+"""Factor rows at the edges: engine rows are dicts with `bar_start`/`bar_end` in integer µs.
+
+These helpers turn a list of rows into an Arrow table, a pandas DataFrame or JSON text, with
+the bar times as UTC timestamps (FACTORS.md section 8).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+
+from .config import INT_COLUMNS
+
+TIME_COLUMNS = ("bar_start", "bar_end")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def arrow_schema(columns: list[str]) -> pa.Schema:
+    """The output schema: strings, UTC timestamps, int64 counts, bool gap, float64 factors."""
+    def kind(name: str) -> pa.DataType:
+        if name in ("exchange", "symbol", "freq"):
+            return pa.string()
+        if name in TIME_COLUMNS:
+            return pa.timestamp("us", tz="UTC")
+        if name in INT_COLUMNS:
+            return pa.int64()
+        if name == "gap":
+            return pa.bool_()
+        return pa.float64()
+    return pa.schema([(name, kind(name)) for name in columns])
+
+
+def rows_to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows as an Arrow table of `schema` (column by column, which is fast)."""
+    arrays = []
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        arrays.append(pa.array([row[name] for row in rows], type=kind))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def rows_to_frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame with the output dtypes (datetime64[us, UTC] bar times)."""
+    return rows_to_arrow(rows, arrow_schema(columns)).to_pandas()
+
+
+def format_time(us: int) -> str:
+    """ISO 8601 UTC with a Z (`2025-01-26T16:15:00Z`, microseconds only when present)."""
+    moment = _EPOCH + timedelta(microseconds=us)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+def row_to_json(row: dict) -> str:
+    """One row as a JSON object: NaN as null, bar times as ISO strings."""
+    out = {}
+    for key, value in row.items():
+        if key in TIME_COLUMNS:
+            value = format_time(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    return json.dumps(out, separators=(",", ":"))
