@@ -19,13 +19,27 @@ SIDES = ("long", "short", "all")
 class SideStats:
     """Liquidations of one side in one bar: count, quantity, notional, max and moments."""
 
-    __slots__ = ("max", "moments", "notional", "qty")
+    __slots__ = ("max", "moments", "notional", "qty", "values")
 
     def __init__(self) -> None:
         self.qty = 0.0
         self.notional = 0.0
         self.max = 0.0
         self.moments = Moments()
+        self.values: list[np.ndarray] = []
+
+    def std(self) -> float:
+        """Sample std (ddof=1) computed exactly as pandas `Series.std()` does.
+
+        pandas' two-pass formula leaves rounding noise (~1e-16 of the mean) on identical
+        values where the shifted moments give an exact 0; FACTORS.md names pandas as the
+        reference, so the bar's values are reduced the same way here.
+        """
+        if self.count < 2:
+            return math.nan
+        values = np.concatenate(self.values) if len(self.values) > 1 else self.values[0]
+        mean = values.sum(dtype=np.float64) / len(values)
+        return math.sqrt(((mean - values) ** 2).sum(dtype=np.float64) / (len(values) - 1))
 
     @property
     def count(self) -> int:
@@ -38,6 +52,7 @@ class SideStats:
         self.notional += float(notional.sum())
         self.max = max(self.max, float(notional.max()))
         self.moments.update(notional)
+        self.values.append(notional)
 
 
 class BarAccumulator:

@@ -10,8 +10,8 @@ from . import __version__
 from .config import FactorConfig
 from .errors import InputError
 from .progress import ProgressBar
-from .replay import Replay, ReplayStats
 from .sinks.files import FileSink
+from .tardis_replay import Replay, ReplayStats
 
 EXIT_BAD_INPUT = 2
 

@@ -19,6 +19,7 @@ Instrument = tuple[str, str]  # (exchange, symbol)
 # Trades: the taker side; UNKNOWN counts in volume only.
 BUY, SELL, UNKNOWN = 1, -1, 0
 SIDE_CODES = {"buy": BUY, "sell": SELL, "unknown": UNKNOWN}
+ALLOWED_SIDES = {"liquidations": ("buy", "sell"), "trades": ("buy", "sell", "unknown")}
 
 TICKER_FIELDS = ("mark_price", "index_price", "last_price", "funding_rate", "open_interest")
 

@@ -77,10 +77,6 @@ class Moments:
         """Sample variance, ddof=1 (NaN below two values)."""
         return self.m2 / (self.n - 1) if self.n >= 2 else math.nan
 
-    def std(self) -> float:
-        """Sample standard deviation, ddof=1 (pandas `Series.std()`)."""
-        return math.sqrt(self.variance()) if self.n >= 2 else math.nan
-
     def _all_equal(self) -> bool:
         mean = self.value_mean()
         return self.variance() <= CONSTANT_VARIANCE_RATIO * mean * mean

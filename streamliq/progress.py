@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from .replay import ReplayStats
+from .tardis_replay import ReplayStats
 
 SHOW_AFTER_SECONDS = 3.0
 

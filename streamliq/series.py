@@ -161,4 +161,4 @@ def _side_columns(side) -> list:
     n = side.count
     moments = side.moments
     return [n, side.qty, side.notional, side.max, side.notional / n if n else NAN,
-            moments.std(), moments.skew(), moments.kurt(), _vwap(side)]
+            side.std(), moments.skew(), moments.kurt(), _vwap(side)]

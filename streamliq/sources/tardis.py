@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 
 from ..badinput import BadInputCounter
 from ..errors import InputError, bad_row_message
-from ..events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
+from ..events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
 from .discovery import TardisFile
 
 KEY_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")
@@ -26,7 +26,6 @@ VALUE_COLUMNS = {
     "trades": ("side", "price", "amount"),
     "derivative_ticker": TICKER_FIELDS,
 }
-ALLOWED_SIDES = {"liquidations": ("buy", "sell"), "trades": ("buy", "sell", "unknown")}
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {"exchange": _DICT, "symbol": _DICT, "side": _DICT,
           "timestamp": pa.int64(), "local_timestamp": pa.int64()}

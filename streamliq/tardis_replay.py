@@ -1,4 +1,4 @@
-"""Replaying Tardis files through the engine: the batch driver behind `streamliq replay`."""
+"""Replaying Tardis files through the engine: the driver behind `streamliq replay`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 
 from .badinput import BadInputCounter
 from .config import FactorConfig
-from .engine import NO_WATERMARK, BarEngine
+from .driver import run_steps
+from .engine import BarEngine
+from .events import EventBatch
 from .sources.discovery import CHANNELS, discover, parse_day
 from .sources.merge import merge_by_arrival
 from .sources.tardis import TardisFileReader
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
-ADVANCE_STEP_US = 86_400_000_000  # close at most a day of bars per call: bounded memory over gaps
 
 
 @dataclass
@@ -75,12 +76,8 @@ class Replay:
                 for item in plan.files
             ]
             done_before = stats.bytes_done
-            for step, horizon in merge_by_arrival(readers):
-                for batch in step:
-                    engine.feed(batch)
-                    stats.symbols.update(batch.instruments)
-                for watermark in advance_steps(engine.watermark, horizon):
-                    yield from self._counted(engine.advance(watermark))
+            for rows in run_steps(engine, merge_by_arrival(readers), on_batch=self._seen):
+                yield from self._counted(rows)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
                 if self.on_progress:
@@ -90,21 +87,10 @@ class Replay:
         stats.events = engine.events
         stats.late_events = engine.late_events()
 
+    def _seen(self, batch: EventBatch) -> None:
+        self.stats.symbols.update(batch.instruments)
+
     def _counted(self, rows: list[dict]) -> list[dict]:
         self.stats.rows += len(rows)
         return rows
 
-
-def advance_steps(current: int, target: int, step: int = ADVANCE_STEP_US) -> Iterator[int]:
-    """Watermarks from `current` to `target` at most `step` apart.
-
-    Advancing in steps closes the same bars in the same order as one jump, but a jump over a
-    silent month no longer builds every symbol's empty rows in memory at once.
-    """
-    if current == NO_WATERMARK or target <= current:
-        yield target
-        return
-    while current + step < target:
-        current += step
-        yield current
-    yield target
