@@ -22,7 +22,6 @@ from .freq import Freq
 from .series import InstrumentSeries
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)
-SUB_INTERVALS = 60
 
 
 class _FreqBook:
@@ -79,7 +78,7 @@ class BarEngine:
         for acc, count in zip(bars, np.bincount(group, minlength=len(bars)), strict=True):
             acc.n_events += int(count)
         if isinstance(part, LiquidationBatch):
-            _add_liquidations(bars, group, part, bar * width, width)
+            _add_liquidations(bars, group, part)
         elif isinstance(part, TickerBatch):
             _add_ticker(bars, group, part)
         elif isinstance(part, TradeBatch):
@@ -140,7 +139,7 @@ def _max(current: int | None, value: int) -> int:
 
 def _group(instrument: np.ndarray, bar: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Distinct (instrument, bar) pairs, sorted, and each event's group number."""
-    if len(bar) and bar[0] == bar[-1] and (instrument == instrument[0]).all():
+    if len(bar) and (bar == bar[0]).all() and (instrument == instrument[0]).all():
         return [(int(instrument[0]), int(bar[0]))], np.zeros(len(bar), dtype=np.intp)
     base = bar.min()
     key = (instrument.astype(np.int64) << 32) | (bar - base)
@@ -161,26 +160,21 @@ def _slices(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     return order, starts
 
 
-def _add_liquidations(bars: list, group: np.ndarray, part: LiquidationBatch,
-                      bar_start: np.ndarray, width: int) -> None:
+def _add_liquidations(bars: list, group: np.ndarray, part: LiquidationBatch) -> None:
     notional = part.price * part.amount
-    sub_interval = ((part.ts - bar_start) * SUB_INTERVALS) // width
     is_long = part.side == SELL
     order, starts = _slices(group, len(bars))
     for g, acc in enumerate(bars):
         take = order[starts[g]:starts[g + 1]]
-        acc.add_liquidations(part.ts[take], is_long[take], notional[take], part.amount[take],
-                             sub_interval[take])
+        acc.add_liquidations(part.ts[take], notional[take], part.amount[take], is_long[take])
 
 
 def _add_trades(bars: list, group: np.ndarray, part: TradeBatch) -> None:
-    n = len(bars)
-    volume = np.bincount(group, weights=part.amount, minlength=n)
-    notional = np.bincount(group, weights=part.price * part.amount, minlength=n)
-    buy = np.bincount(group, weights=np.where(part.side == 1, part.amount, 0.0), minlength=n)
-    sell = np.bincount(group, weights=np.where(part.side == SELL, part.amount, 0.0), minlength=n)
+    notional = part.price * part.amount
+    order, starts = _slices(group, len(bars))
     for g, acc in enumerate(bars):
-        acc.add_trades(float(volume[g]), float(notional[g]), float(buy[g]), float(sell[g]))
+        take = order[starts[g]:starts[g + 1]]
+        acc.add_trades(part.amount[take], notional[take], part.side[take])
 
 
 def _add_ticker(bars: list, group: np.ndarray, part: TickerBatch) -> None:

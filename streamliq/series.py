@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .bars import SIDES, BarAccumulator
+from .bars import EMPTY_SIDE, SUB_INTERVALS, BarAccumulator, side_columns
 from .buckets import SizeBuckets
 from .config import ROLLING_SERIES, FactorConfig
 from .freq import Freq
@@ -14,7 +14,6 @@ from .rolling import RollingFeatures
 
 NAN = math.nan
 _EMPTY = BarAccumulator()
-_NO_VALUES = np.empty(0)
 CARRIED_TICKER_FIELDS = ("last_price", "index_price", "funding_rate", "open_interest")
 
 
@@ -96,31 +95,30 @@ class InstrumentSeries:
         values: list = [
             self.exchange, self.symbol, self.freq.name, bar_start, bar_end, acc.n_events, acc.late_events, False,
         ]
-        sides = acc.sides
-        for side in SIDES:
-            values += _side_columns(sides[side]) if sides else [0, 0.0, 0.0, 0.0, NAN, NAN, NAN, NAN, NAN]
-        all_notional = sides["all"].notional if sides else 0.0
-        long_notional = sides["long"].notional if sides else 0.0
-        short_notional = sides["short"].notional if sides else 0.0
-        all_qty = sides["all"].qty if sides else 0.0
-        all_max = sides["all"].max if sides else 0.0
+        liq_ts, notional, amount, is_long = acc.liquidation_arrays()
+        long_side = side_columns(notional[is_long], amount[is_long]) if len(notional) else EMPTY_SIDE
+        short_side = side_columns(notional[~is_long], amount[~is_long]) if len(notional) else EMPTY_SIDE
+        all_side = side_columns(notional, amount)
+        values += [*long_side, *short_side, *all_side]
+        all_count, all_qty, all_notional, all_max = all_side[:4]
+        long_notional, short_notional = long_side[2], short_side[2]
         if all_notional > 0:
-            shares = acc.sub_notional / all_notional
+            sub_interval = ((liq_ts - bar_start) * SUB_INTERVALS) // self.freq.us
+            shares = np.bincount(sub_interval, weights=notional, minlength=SUB_INTERVALS) / all_notional
             values += [(long_notional - short_notional) / all_notional, all_max / all_notional,
                        float(np.dot(shares, shares))]
         else:
             values += [NAN, NAN, NAN]
-        values += self._ticker_columns(acc, all_qty, sides)
+        values += self._ticker_columns(acc, all_qty, long_side[8], short_side[8])
         values += self._trade_columns(acc, all_qty)
-        liq_ts = np.concatenate(acc.liq_ts) if acc.liq_ts else _NO_VALUES
-        liq_notional = np.concatenate(acc.liq_notional) if acc.liq_notional else _NO_VALUES
-        values += self.buckets.update(bar_start, bar_end, liq_ts, liq_notional, all_notional)
-        series = (all_notional, long_notional, short_notional, float(sides["all"].count if sides else 0), all_max)
+        values += self.buckets.update(bar_start, bar_end, liq_ts, notional, all_notional)
+        series = (all_notional, long_notional, short_notional, float(all_count), all_max)
         for features, x in zip(self.rolling, series, strict=True):
             values += features.update(x)
         return dict(zip(self.columns, values, strict=True))
 
-    def _ticker_columns(self, acc: BarAccumulator, all_qty: float, sides: dict | None) -> list[float]:
+    def _ticker_columns(self, acc: BarAccumulator, all_qty: float, long_vwap: float,
+                        short_vwap: float) -> list[float]:
         if math.isnan(acc.mark_open):
             open_ = high = low = close = self.prev_close
         else:
@@ -133,8 +131,6 @@ class InstrumentSeries:
         ret = math.log(close / prev_close) if close > 0 and prev_close > 0 else NAN
         oi_change = open_interest / prev_oi - 1 if prev_oi != 0 and not math.isnan(prev_oi) else NAN
         liq_oi = all_qty / prev_oi if prev_oi != 0 and not math.isnan(prev_oi) else NAN
-        long_vwap = _vwap(sides["long"]) if sides else NAN
-        short_vwap = _vwap(sides["short"]) if sides else NAN
         self.prev_close, self.prev_open_interest = close, open_interest
         return [
             open_, high, low, close, carried["last_price"], index_price, carried["funding_rate"],
@@ -145,20 +141,9 @@ class InstrumentSeries:
         ]
 
     def _trade_columns(self, acc: BarAccumulator, all_qty: float) -> list[float]:
-        self.traded = self.traded or acc.has_trades
+        sums = acc.trade_sums()
+        self.traded = self.traded or sums is not None
         if not self.traded:
             return [NAN] * 5
-        volume = acc.volume_qty
-        blood = all_qty / volume if volume > 0 else NAN
-        return [volume, acc.volume_notional, acc.taker_buy_qty, acc.taker_sell_qty, blood]
-
-
-def _vwap(side) -> float:
-    return side.notional / side.qty if side.qty > 0 else NAN
-
-
-def _side_columns(side) -> list:
-    n = side.count
-    moments = side.moments
-    return [n, side.qty, side.notional, side.max, side.notional / n if n else NAN,
-            side.std(), moments.skew(), moments.kurt(), _vwap(side)]
+        volume, notional, buy, sell = sums or (0.0, 0.0, 0.0, 0.0)
+        return [volume, notional, buy, sell, all_qty / volume if volume > 0 else NAN]

@@ -1,0 +1,654 @@
+"""Replay throughput of `streamliq replay` against a pyarrow CSV-reading floor.
+
+What it measures
+    For each day count N in ``--days`` the script replays a synthetic Tardis data set of N
+    days (one symbol, ``binance-futures`` ``BTCUSDT``) with
+
+        streamliq replay --data-dir DIR --out /tmp/streamliq-bench-out-<N>d.parquet --quiet --freq F
+
+    and, as a floor, reads the very same ``.csv.gz`` files with ``pyarrow.csv.open_csv``
+    (all columns, default types, every batch iterated, nothing else done). Both run as child
+    processes and are timed the same way: wall time from ``Popen`` to ``os.wait4``, so
+    interpreter start-up and imports are included, and peak RSS from the ``rusage`` that
+    ``os.wait4`` returns for that child (``ru_maxrss``, KiB on Linux). Events are the data rows
+    of all files. With ``--repeat K`` the best (smallest) time of K runs is kept and the peak
+    RSS is the largest of the K runs.
+
+    The table lists, per N: events, seconds and events/s of both, the ratio
+    ``streamliq events/s / pyarrow events/s`` (1.0 would mean streamliq is as fast as merely
+    parsing its input), and both peak RSS values; then the RSS growth from the smallest to the
+    largest N. A replay that streams its input should grow little with N.
+
+    Note on RSS: Linux carries the parent's peak RSS into a child's ``ru_maxrss`` at ``exec``.
+    This process therefore imports only the standard library while it measures; data
+    generation and the floor run in their own processes.
+
+Synthetic data
+    Per UTC day about 20,000 liquidations, 86,400 ``derivative_ticker`` rows (one a second) and
+    2,000,000 trades, in the Tardis CSV layout (header row, LF, gzip, integer microseconds,
+    one file per channel and UTC day of ``local_timestamp``, sorted by ``local_timestamp``,
+    which is ``timestamp`` plus 5-80 ms, non-decreasing as from one connection). The price
+    is a random walk around 60,000 with clustered volatility; trades and liquidations come
+    more often when it is volatile; amounts are lognormal. Generation is seeded and
+    vectorized with numpy; files are written with ``pyarrow.csv.write_csv`` into a gzip
+    stream (level 1 by default: ``--gzip-level``).
+    Each data set is cached under ``--data-root`` in ``days-<N>/`` (with a ``manifest.json``),
+    so reruns skip generation; days already generated for another N are hard-linked.
+
+How to run
+    python benchmarks/replay_throughput.py                       # --days 1,7
+    python benchmarks/replay_throughput.py --days 1 --repeat 3 --json /tmp/bench.json
+    python benchmarks/replay_throughput.py --days 1,7,30 --freq 15m,1h --data-root /data/bench
+
+    Needs numpy and pyarrow, and the ``streamliq`` console script (found next to this
+    Python, on PATH, or given with ``--streamliq``). Linux (``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported at run time only inside the generator process
+    import numpy as np
+    import pyarrow as pa
+
+GENERATOR_VERSION = 1
+EXCHANGE = "binance-futures"
+SYMBOL = "BTCUSDT"
+FIRST_DAY = date(2024, 3, 1)
+DEFAULT_DATA_ROOT = Path("/tmp/streamliq-bench")
+CHANNELS = ("liquidations", "derivative_ticker", "trades")
+
+US = 1_000_000  # microseconds per second
+DAY_SECONDS = 86_400
+DAY_US = DAY_SECONDS * US
+FUNDING_PERIOD_US = 8 * 3600 * US
+JITTER_US = (5_000, 80_000)  # local_timestamp - timestamp
+START_PRICE = 60_000.0
+DAILY_VOL = 0.03  # daily log-return sd
+ANCHOR_REVERSION = 0.2  # daily pull of the price level back towards START_PRICE
+MAX_DAYS = 4_096
+TICK = 0.1  # BTCUSDT price tick
+LOT = 0.001  # BTCUSDT amount step
+TRADE_MEDIAN_BTC = 0.01
+TRADE_SIGMA = 1.6
+LIQ_MEDIAN_BTC = 0.05
+LIQ_SIGMA = 1.5
+LIQ_PRICE_OFFSET_SD = 0.004  # liquidation order price beyond the market
+OPEN_INTEREST_BTC = 80_000.0
+TRADE_ID_BASE = 4_000_000_000
+TRADE_ID_PER_DAY = 10_000_000
+
+LIQ_HEADER = ("exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount")
+TRADES_HEADER = LIQ_HEADER
+TICKER_HEADER = (
+    "exchange", "symbol", "timestamp", "local_timestamp", "funding_timestamp", "funding_rate",
+    "predicted_funding_rate", "open_interest", "last_price", "index_price", "mark_price",
+)
+
+# The floor: parse every file with pyarrow and nothing else (only pyarrow is imported).
+FLOOR_PROGRAM = """\
+import json, sys
+import pyarrow, pyarrow.csv
+rows = 0
+for path in sys.argv[1:]:
+    for batch in pyarrow.csv.open_csv(path):
+        rows += batch.num_rows
+print(json.dumps({"rows": rows, "pyarrow": pyarrow.__version__}))
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic data (runs in a child process: `--_generate`)
+
+
+@dataclass(frozen=True)
+class GenParams:
+    """Everything the generated files depend on (the cache key, with the day count)."""
+
+    seed: int
+    liquidations_per_day: int
+    trades_per_day: int
+    gzip_level: int = 1
+    first_day: str = FIRST_DAY.isoformat()
+    exchange: str = EXCHANGE
+    symbol: str = SYMBOL
+    version: int = GENERATOR_VERSION
+
+
+def file_name(channel: str, day: date) -> str:
+    return f"{EXCHANGE}_{channel}_{day.isoformat()}_{SYMBOL}.csv.gz"
+
+
+def _anchors(seed: int) -> np.ndarray:
+    """Log price at each UTC midnight: a mean-reverting daily random walk."""
+    import numpy as np
+
+    z = np.random.default_rng([seed, 0xA]).standard_normal(MAX_DAYS + 1)
+    out = np.empty(MAX_DAYS + 1)
+    out[0] = level = math.log(START_PRICE)
+    for i in range(MAX_DAYS):
+        level += DAILY_VOL * z[i] - ANCHOR_REVERSION * (level - math.log(START_PRICE))
+        out[i + 1] = level
+    return out
+
+
+def _day_path(rng: np.random.Generator, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per second: log mid price (a Brownian bridge from `start` to `end`) and volatility level."""
+    import numpy as np
+
+    hourly = np.convolve(rng.standard_normal(1440 + 59), np.ones(60) / math.sqrt(60), mode="valid")
+    vol = np.repeat(np.exp(0.5 * hourly - 0.125), 60)  # mean ~1, clustered over ~an hour
+    steps = rng.standard_normal(DAY_SECONDS) * vol * (DAILY_VOL / math.sqrt(DAY_SECONDS))
+    walk = np.concatenate(([0.0], np.cumsum(steps)))
+    t = np.arange(DAY_SECONDS + 1) / DAY_SECONDS
+    log_mid = start + t * (end - start) + walk - t * walk[-1]
+    return log_mid[:DAY_SECONDS], vol
+
+
+def _jitter_sort(rng: np.random.Generator, ts: np.ndarray, day_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """local_timestamp for `ts` (sorted); the order by it; rows arriving after the day left out.
+
+    One connection delivers in order, so the jittered arrival is made non-decreasing (as a
+    running maximum it stays within 5-80 ms of `ts`); the stable sort then keeps `ts` order.
+    """
+    import numpy as np
+
+    local = np.maximum.accumulate(ts + rng.integers(JITTER_US[0], JITTER_US[1] + 1, len(ts)))
+    order = np.argsort(local, kind="stable")
+    order = order[local[order] < day_end]
+    return local, order
+
+
+def _lots(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
+    import numpy as np
+
+    lots = np.rint(rng.lognormal(math.log(median / LOT), sigma, n))
+    return np.clip(lots, 1, 1e7) / 1000  # whole lots of 0.001 BTC, printed as short decimals
+
+
+def _ticks(price: np.ndarray, up: np.ndarray | bool) -> np.ndarray:
+    import numpy as np
+
+    return np.where(up, np.ceil(price / TICK), np.floor(price / TICK)) / 10
+
+
+def _const(value: str, n: int) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def _sides(buy: np.ndarray) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array((~buy).astype("int32")), pa.array(["buy", "sell"]))
+
+
+def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str, dict[str, Any]]:
+    """The three tables (column name -> array) of day `index`."""
+    import numpy as np
+    import pyarrow as pa
+
+    day_start = int((date.fromisoformat(params.first_day) - date(1970, 1, 1)).days + index) * DAY_US
+    day_end = day_start + DAY_US
+    rng = np.random.default_rng([params.seed, index])
+    log_mid, vol = _day_path(rng, anchors[index], anchors[index + 1])
+    mid = np.exp(log_mid)
+    sigma_s = DAILY_VOL / math.sqrt(DAY_SECONDS)
+
+    # derivative_ticker: one row a second on whole seconds
+    ts = day_start + np.arange(DAY_SECONDS, dtype=np.int64) * US
+    local, order = _jitter_sort(rng, ts, day_end)
+    basis = np.convolve(rng.standard_normal(DAY_SECONDS + 299), np.ones(300) / math.sqrt(300), mode="valid")
+    mark = np.rint(mid * 100) / 100
+    funding = 0.0001 + np.cumsum(rng.normal(0, 2e-9, DAY_SECONDS)) + rng.normal(0, 3e-5)
+    open_interest = OPEN_INTEREST_BTC * np.exp(np.cumsum(rng.normal(0, 2e-4, DAY_SECONDS)))
+    n = len(order)
+    ticker = {
+        "exchange": _const(params.exchange, n),
+        "symbol": _const(params.symbol, n),
+        "timestamp": ts[order],
+        "local_timestamp": local[order],
+        "funding_timestamp": (ts[order] // FUNDING_PERIOD_US + 1) * FUNDING_PERIOD_US,
+        "funding_rate": np.round(funding[order], 8),
+        "predicted_funding_rate": pa.nulls(n, pa.string()),
+        "open_interest": np.round(open_interest[order], 3),
+        "last_price": _ticks(mid + rng.normal(0, 2 * TICK, DAY_SECONDS), True)[order],
+        "index_price": np.round(mark * (1 + 2e-4 * basis), 8)[order],
+        "mark_price": mark[order],
+    }
+
+    # trades: Poisson arrivals, busier when volatile, exchange times on whole ms
+    counts = rng.poisson(params.trades_per_day * vol / vol.sum())
+    second = np.repeat(np.arange(DAY_SECONDS), counts)
+    ts = np.sort(day_start + second * US + rng.integers(0, 1000, len(second)) * 1000)
+    second = (ts - day_start) // US
+    trade_ids = TRADE_ID_BASE + index * TRADE_ID_PER_DAY + np.arange(len(ts), dtype=np.int64)
+    buy = rng.random(len(ts)) < 0.5
+    price = _ticks(mid[second] * np.exp(rng.normal(0, 0.3 * sigma_s, len(ts)) * vol[second]), buy)
+    amount = _lots(rng, TRADE_MEDIAN_BTC, TRADE_SIGMA, len(ts))
+    local, order = _jitter_sort(rng, ts, day_end)
+    n = len(order)
+    trades = {
+        "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
+        "timestamp": ts[order], "local_timestamp": local[order], "id": trade_ids[order],
+        "side": _sides(buy[order]), "price": price[order], "amount": amount[order],
+    }
+
+    # liquidations: at most one a second (Binance's forceOrder snapshot), clustered in volatile
+    # and falling (longs liquidated, side sell) or rising (shorts, side buy) minutes
+    weight = vol**2
+    second = np.sort(rng.choice(DAY_SECONDS, size=min(params.liquidations_per_day, DAY_SECONDS),
+                                replace=False, p=weight / weight.sum()))
+    ts = day_start + second * US + rng.integers(0, 1000, len(second)) * 1000
+    move = (log_mid[second] - log_mid[np.maximum(second - 60, 0)]) / (sigma_s * math.sqrt(60))
+    buy = rng.random(len(ts)) < 1 / (1 + np.exp(-1.5 * move))
+    offset = np.abs(rng.normal(0, LIQ_PRICE_OFFSET_SD, len(ts)))
+    price = _ticks(mid[second] * np.where(buy, 1 + offset, 1 - offset), buy)
+    amount = _lots(rng, LIQ_MEDIAN_BTC, LIQ_SIGMA, len(ts))
+    local, order = _jitter_sort(rng, ts, day_end)
+    n = len(order)
+    liquidations = {
+        "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
+        "timestamp": ts[order], "local_timestamp": local[order], "id": pa.nulls(n, pa.string()),
+        "side": _sides(buy[order]), "price": price[order], "amount": amount[order],
+    }
+    return {"liquidations": liquidations, "derivative_ticker": ticker, "trades": trades}
+
+
+def write_csv_gz(path: Path, header: tuple[str, ...], columns: dict[str, Any], level: int) -> int:
+    """Write a Tardis-style gzip CSV (unquoted header and values, empty nulls); return rows.
+
+    `pyarrow.CompressedOutputStream` has no compression level and its default (6) takes ~13 s
+    per day of trades; level 1 takes ~1 s, makes files ~20 % larger and reads as fast.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.table({name: columns[name] for name in header})
+    part = path.with_name(path.name + ".part")
+    with gzip.GzipFile(part, "wb", compresslevel=level, mtime=0) as out:
+        out.write((",".join(header) + "\n").encode())
+        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none",
+                                                       batch_size=1 << 16))
+    os.replace(part, path)
+    return table.num_rows
+
+
+def _cached_elsewhere(data_root: Path, params: GenParams, name: str) -> tuple[Path, dict] | None:
+    """A file of the same name and parameters in another cached day-count set."""
+    for manifest_path in sorted(data_root.glob("days-*/manifest.json")):
+        manifest = _read_manifest(manifest_path.parent)
+        if manifest is None or manifest["params"] != asdict(params):
+            continue
+        for entry in manifest["files"]:
+            source = manifest_path.parent / entry["name"]
+            if entry["name"] == name and source.is_file() and source.stat().st_size == entry["bytes"]:
+                return source, entry
+    return None
+
+
+def generate_set(target: Path, days: int, params: GenParams, data_root: Path) -> None:
+    """Write `days` days into `target` (a fresh folder) and its manifest.json last."""
+    target.mkdir(parents=True)
+    anchors = _anchors(params.seed)
+    files = []
+    for index in range(days):
+        day = date.fromisoformat(params.first_day) + timedelta(days=index)
+        tables = None
+        for channel, header in zip(CHANNELS, (LIQ_HEADER, TICKER_HEADER, TRADES_HEADER), strict=True):
+            name = file_name(channel, day)
+            path = target / name
+            cached = _cached_elsewhere(data_root, params, name)
+            if cached is not None:
+                os.link(cached[0], path)
+                rows = cached[1]["rows"]
+            else:
+                if tables is None:
+                    tables = generate_day(params, index, anchors)
+                rows = write_csv_gz(path, header, tables[channel], params.gzip_level)
+            files.append({"name": name, "channel": channel, "day": day.isoformat(), "rows": rows,
+                          "bytes": path.stat().st_size})
+        print(f"  day {index + 1}/{days} ({day}) ready", file=sys.stderr, flush=True)
+    manifest = {"params": asdict(params), "days": days, "files": files,
+                "events": sum(f["rows"] for f in files)}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# the cache (stdlib only: the measuring process must stay small)
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _valid_set(folder: Path, days: int, params: GenParams) -> dict | None:
+    manifest = _read_manifest(folder)
+    if manifest is None or manifest.get("params") != asdict(params) or manifest.get("days") != days:
+        return None
+    for entry in manifest["files"]:
+        path = folder / entry["name"]
+        if not path.is_file() or path.stat().st_size != entry["bytes"]:
+            return None
+    return manifest
+
+
+def ensure_data(data_root: Path, days: int, params: GenParams) -> tuple[Path, dict]:
+    """The cached `days`-day set, generated (in a child process) when missing or stale."""
+    folder = data_root / f"days-{days}"
+    manifest = _valid_set(folder, days, params)
+    if manifest is not None:
+        return folder, manifest
+    data_root.mkdir(parents=True, exist_ok=True)
+    building = data_root / f".days-{days}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    print(f"generating {days} day(s) of synthetic data in {folder} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_generate", str(building),
+           "--days", str(days), "--seed", str(params.seed), "--data-root", str(data_root),
+           "--liquidations-per-day", str(params.liquidations_per_day),
+           "--trades-per-day", str(params.trades_per_day), "--gzip-level", str(params.gzip_level)]
+    try:
+        subprocess.run(cmd, check=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(building, folder)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    print(f"  generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    manifest = _valid_set(folder, days, params)
+    if manifest is None:
+        raise RuntimeError(f"generated data in {folder} does not match its manifest")
+    return folder, manifest
+
+
+def warm_cache(paths: list[Path]) -> None:
+    """Read the files once so every measured run starts from the page cache."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+@dataclass
+class Run:
+    """One child process: wall seconds, peak RSS, exit code and output."""
+
+    seconds: float
+    max_rss_kib: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def measure(cmd: list[str], timeout: float | None = None) -> Run:
+    """Run `cmd`; wall time from Popen to wait4, peak RSS from the rusage wait4 returns."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, proc.kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            if timer:
+                timer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Run(seconds, usage.ru_maxrss, proc.returncode,
+                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+@dataclass
+class Result:
+    """The numbers of one day count (best time of the repeats, largest peak RSS)."""
+
+    days: int
+    events: int
+    files: int
+    bytes_gz: int
+    streamliq_seconds: float | None = None
+    streamliq_rss_mib: float | None = None
+    streamliq_error: str | None = None
+    streamliq_rows: int | None = None
+    pyarrow_seconds: float | None = None
+    pyarrow_rss_mib: float | None = None
+    pyarrow_rows: int | None = None
+    pyarrow_error: str | None = None
+    streamliq_all_seconds: list[float] = field(default_factory=list)
+    pyarrow_all_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def streamliq_eps(self) -> float | None:
+        return self.events / self.streamliq_seconds if self.streamliq_seconds else None
+
+    @property
+    def pyarrow_eps(self) -> float | None:
+        return self.events / self.pyarrow_seconds if self.pyarrow_seconds else None
+
+    @property
+    def ratio(self) -> float | None:
+        a, b = self.streamliq_eps, self.pyarrow_eps
+        return a / b if a and b else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "streamliq_events_per_s": self.streamliq_eps,
+                "pyarrow_events_per_s": self.pyarrow_eps, "ratio": self.ratio}
+
+
+def _error_text(run: Run) -> str:
+    text = (run.stderr.strip() or run.stdout.strip() or "(no output)")[-4000:]
+    return f"exit code {run.returncode}: {text}"
+
+
+def streamliq_command(explicit: str | None) -> list[str]:
+    if explicit:
+        return [explicit]
+    beside = Path(sys.executable).with_name("streamliq")
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("streamliq")
+    return [found] if found else [sys.executable, "-m", "streamliq.cli"]
+
+
+def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> Result:
+    paths = [folder / entry["name"] for entry in manifest["files"]]
+    result = Result(days, manifest["events"], len(paths), sum(entry["bytes"] for entry in manifest["files"]))
+    out = Path(tempfile.gettempdir()) / f"streamliq-bench-out-{days}d.parquet"
+    replay = [*streamliq_command(args.streamliq), "replay", "--data-dir", str(folder), "--out", str(out),
+              "--quiet", "--freq", args.freq]
+    floor = [sys.executable, "-c", FLOOR_PROGRAM, *map(str, paths)]
+    warm_cache(paths)
+    for attempt in range(args.repeat):
+        label = f"[{days} d, run {attempt + 1}/{args.repeat}]"
+        if result.streamliq_error is None:
+            print(f"{label} {' '.join(replay)}", file=sys.stderr, flush=True)
+            run = measure(replay, args.timeout)
+            if run.returncode != 0:
+                result.streamliq_error = _error_text(run)
+                print(f"{label} streamliq FAILED after {run.seconds:.1f} s, {result.streamliq_error}",
+                      file=sys.stderr, flush=True)
+            else:
+                result.streamliq_all_seconds.append(run.seconds)
+                result.streamliq_seconds = min(result.streamliq_all_seconds)
+                result.streamliq_rss_mib = max(result.streamliq_rss_mib or 0.0, run.max_rss_kib / 1024)
+                print(f"{label} streamliq {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
+                      file=sys.stderr, flush=True)
+        if result.pyarrow_error is None:
+            run = measure(floor, args.timeout)
+            if run.returncode != 0:
+                result.pyarrow_error = _error_text(run)
+                print(f"{label} pyarrow floor FAILED: {result.pyarrow_error}", file=sys.stderr, flush=True)
+            else:
+                result.pyarrow_all_seconds.append(run.seconds)
+                result.pyarrow_seconds = min(result.pyarrow_all_seconds)
+                result.pyarrow_rss_mib = max(result.pyarrow_rss_mib or 0.0, run.max_rss_kib / 1024)
+                result.pyarrow_rows = json.loads(run.stdout)["rows"]
+                print(f"{label} pyarrow read {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
+                      file=sys.stderr, flush=True)
+    if result.streamliq_error is None and out.exists():
+        result.streamliq_rows = _parquet_rows(out)
+    return result
+
+
+def _parquet_rows(path: Path) -> int | None:
+    """Rows of the replay output, read in a child so this process stays small."""
+    code = "import sys, pyarrow.parquet as pq; print(pq.read_metadata(sys.argv[1]).num_rows)"
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    return int(done.stdout) if done.returncode == 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "failed" if value is None else format(value, spec)
+
+
+def growth(results: list[Result], name: str) -> float | None:
+    """RSS growth in percent from the smallest to the largest day count."""
+    ok = [r for r in results if getattr(r, name) is not None]
+    if len(ok) < 2 or min(r.days for r in ok) == max(r.days for r in ok):
+        return None
+    small = min(ok, key=lambda r: r.days)
+    large = max(ok, key=lambda r: r.days)
+    return (getattr(large, name) / getattr(small, name) - 1) * 100
+
+
+def report(results: list[Result], args: argparse.Namespace) -> str:
+    lines = [
+        f"streamliq replay --freq {args.freq} vs pyarrow.csv.open_csv (best of {args.repeat})",
+        "",
+        "| days | events | streamliq s | streamliq ev/s | pyarrow-read s | pyarrow ev/s | ratio "
+        "| streamliq peak RSS MiB | pyarrow peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.days} | {r.events:,} | {_fmt(r.streamliq_seconds, '.2f')} "
+            f"| {_fmt(r.streamliq_eps, ',.0f')} "
+            f"| {_fmt(r.pyarrow_seconds, '.2f')} | {_fmt(r.pyarrow_eps, ',.0f')} | {_fmt(r.ratio, '.3f')} "
+            f"| {_fmt(r.streamliq_rss_mib, ',.0f')} | {_fmt(r.pyarrow_rss_mib, ',.0f')} |"
+        )
+    lines.append("")
+    if len({r.days for r in results}) > 1:
+        small, large = min(r.days for r in results), max(r.days for r in results)
+        s, p = growth(results, "streamliq_rss_mib"), growth(results, "pyarrow_rss_mib")
+        lines.append(f"Peak RSS growth from {small} to {large} day(s): streamliq "
+                     f"{_fmt(s, '+.1f')}%, pyarrow read {_fmt(p, '+.1f')}%")
+    for r in results:
+        notes = []
+        if r.pyarrow_rows is not None and r.pyarrow_rows != r.events:
+            notes.append(f"pyarrow read {r.pyarrow_rows:,} rows, the manifest says {r.events:,}")
+        if r.streamliq_rows is not None:
+            notes.append(f"streamliq wrote {r.streamliq_rows:,} factor rows")
+        if r.streamliq_error:
+            notes.append(f"streamliq failed: {r.streamliq_error.splitlines()[-1]}")
+        if notes:
+            lines.append(f"- {r.days} d: " + "; ".join(notes))
+    return "\n".join(lines)
+
+
+def parse_days(text: str) -> list[int]:
+    try:
+        days = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--days: expected comma-separated integers, got {text!r}") from None
+    if not days or days[0] < 1 or days[-1] > MAX_DAYS - 1:
+        raise argparse.ArgumentTypeError(f"--days: each value must be in 1..{MAX_DAYS - 1}")
+    return days
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=parse_days, default=parse_days("1,7"),
+                        help="comma-separated day counts to replay (default: 1,7)")
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT,
+                        help=f"cache of generated data sets (default: {DEFAULT_DATA_ROOT})")
+    parser.add_argument("--freq", default="15m", help="passed to streamliq replay --freq (default: 15m)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per measurement, best time kept (default: 1)")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    parser.add_argument("--timeout", type=float, help="kill a run after this many seconds (default: none)")
+    parser.add_argument("--streamliq",
+                        help="the streamliq executable (default: next to this Python or on PATH)")
+    parser.add_argument("--seed", type=int, default=20240301, help="generator seed (default: %(default)s)")
+    parser.add_argument("--liquidations-per-day", type=int, default=20_000, help="(default: %(default)s)")
+    parser.add_argument("--trades-per-day", type=int, default=2_000_000, help="(default: %(default)s)")
+    parser.add_argument("--gzip-level", type=int, default=1, choices=range(1, 10), metavar="1-9",
+                        help="gzip level of the generated files (default: %(default)s)")
+    parser.add_argument("--_generate", type=Path, help=argparse.SUPPRESS)  # internal: generator process
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    params = GenParams(args.seed, args.liquidations_per_day, args.trades_per_day, args.gzip_level)
+    if args._generate is not None:
+        generate_set(args._generate, args.days[-1], params, args.data_root)
+        return 0
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    if not hasattr(os, "wait4"):
+        raise SystemExit("this benchmark needs os.wait4 (Linux or another Unix)")
+    results = []
+    for days in args.days:
+        folder, manifest = ensure_data(args.data_root, days, params)
+        results.append(bench(days, folder, manifest, args))
+    text = report(results, args)
+    print(text)
+    parent_rss = _self_rss_mib()
+    if any(r.streamliq_rss_mib is not None and r.streamliq_rss_mib <= parent_rss * 1.05 for r in results):
+        print(f"warning: a child's peak RSS is close to this process's own ({parent_rss:.0f} MiB), "
+              "which Linux reports as a floor for it", file=sys.stderr)
+    if args.json:
+        payload = {
+            "benchmark": "replay_throughput", "freq": args.freq, "repeat": args.repeat,
+            "streamliq_command": streamliq_command(args.streamliq), "data_root": str(args.data_root),
+            "generator": asdict(params), "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "measuring_process_rss_mib": parent_rss,
+            "rss_growth_pct": {"streamliq": growth(results, "streamliq_rss_mib"),
+                               "pyarrow": growth(results, "pyarrow_rss_mib")},
+            "results": [r.as_json() for r in results],
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if any(r.streamliq_error or r.pyarrow_error for r in results) else 0
+
+
+def _self_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    sys.exit(main())
