@@ -7,9 +7,10 @@ drivers of this one class:
     rows = engine.advance(wm)   # the watermark reached wm: rows of every bar that closed
     rows = engine.flush()       # end of a finite replay: close everything that is left
 
-Rows are dicts keyed by the FACTORS.md column names, with `bar_start`/`bar_end` as integer µs
-(`streamliq.rows` turns them into tables, frames or JSON). `feed` never closes a bar, so a driver merging several arrival-ordered streams can feed each
-stream's events up to a common horizon and then advance to it.
+Rows are dicts keyed by the FACTORS.md column names, with `bar_start`/`bar_end` as
+integer µs (`streamliq.rows` turns them into tables, frames or JSON). `feed` never closes a
+bar, so a driver merging several arrival-ordered streams can feed each stream's events up to a
+common horizon and then advance to it.
 """
 
 from __future__ import annotations

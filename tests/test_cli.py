@@ -21,6 +21,7 @@ from streamliq.config import INT_COLUMNS, FactorConfig
 
 SECOND = 1_000_000
 CONSOLE_SCRIPT = Path(sys.executable).with_name("streamliq")
+COMMAND = [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "streamliq.cli"]
 SUMMARY_RE = re.compile(
     r"^streamliq replay: (?P<rows>[\d,]+) rows for (?P<symbols>\d+) symbols from (?P<events>[\d,]+) events "
     r"in (?P<files>\d+) files; late events (?P<late>.+); (?P<seconds>\d+\.\d) s \(.* events/s\) -> (?P<out>.+)$"
@@ -42,7 +43,7 @@ def parquet_run(data, tmp_path_factory) -> tuple[Path, str]:
     folder, _ = data
     out = tmp_path_factory.mktemp("cli_out") / "factors.parquet"
     proc = subprocess.run(
-        [str(CONSOLE_SCRIPT), "replay", "--data-dir", str(folder), "--freq", "15m,1h", "--out", str(out)],
+        [*COMMAND, "replay", "--data-dir", str(folder), "--freq", "15m,1h", "--out", str(out)],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stderr

@@ -592,7 +592,8 @@ def pandas_case(name: str) -> pd.DataFrame:
     ("missing-amount", r"^liquidations frame: missing column 'amount'"),
     ("unknown-side", r"^liquidations frame: row 7 \(index 7\): field 'side': unknown side, expected one of "
                      r"buy, sell \(got 'long'\); 1 bad rows in all"),
-    ("zero-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number \(got (np\.float64\()?0\.0"),
+    ("zero-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number "
+                   r"\(got (np\.float64\()?0\.0"),
     ("negative-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number"),
     ("text-price", r"^liquidations frame: row 7 \(index 7\): field 'price': not a number \(got 'abc'\)"),
 ])

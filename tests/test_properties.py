@@ -50,27 +50,21 @@ def event_streams(draw) -> list:
     return events
 
 
-def run(events: list, group: int | None) -> pd.DataFrame:
-    """Feed events in groups of `group` consecutive same-channel events (None: all at once)."""
+def run(events: list, group: int) -> pd.DataFrame:
+    """Feed runs of up to `group` consecutive same-channel events as one batch each, advancing
+    the watermark to each batch's last arrival, like a live driver would."""
     engine = BarEngine(CONFIG)
     rows: list[dict] = []
-    pending: list = []
-
-    def flush_pending() -> None:
-        if pending:
-            engine.feed(type(pending[0])(**{
-                "instruments": INSTRUMENTS,
-                **{name: np.concatenate([getattr(e, name) for e in pending]) for name in pending[0]._columns()}}))
-            pending.clear()
-
+    batches: list[list] = []
     for event in events:
-        if pending and (type(event) is not type(pending[0]) or (group and len(pending) >= group)):
-            flush_pending()
-            if group:
-                rows.extend(engine.advance(int(pending_arrival[0])))
-        pending.append(event)
-    flush_pending()
-    rows += engine.advance(int(events[-1].arrival[0]))
+        if batches and type(batches[-1][0]) is type(event) and len(batches[-1]) < group:
+            batches[-1].append(event)
+        else:
+            batches.append([event])
+    for run_ in batches:
+        columns = {name: np.concatenate([getattr(e, name) for e in run_]) for name in run_[0]._columns()}
+        engine.feed(type(run_[0])(instruments=INSTRUMENTS, **columns))
+        rows += engine.advance(int(columns["arrival"][-1]))
     rows += engine.flush()
     return frame_of(rows, engine.columns)
 
