@@ -55,7 +55,9 @@ class Replay:
         on_progress: Callable[[ReplayStats], None] | None = None,
     ) -> None:
         self.config = config or FactorConfig()
-        self.symbols = frozenset(s.strip().upper() for s in symbols) if symbols else None
+        if isinstance(symbols, str):
+            symbols = symbols.split(",")
+        self.symbols = frozenset(s.strip().upper() for s in symbols if s.strip()) if symbols else None
         self.plans = discover(data_dir, exchange, self.symbols, parse_day(start, "--from"),
                               parse_day(end, "--to"), channels)
         self.skip_bad_rows = skip_bad_rows

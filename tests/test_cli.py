@@ -358,9 +358,6 @@ def test_skip_bad_rows_summary(tmp_path, capsys):
                        "1 local_timestamp: goes back in time (files must be in local_timestamp order)"]
 
 
-@pytest.mark.xfail(strict=True, reason="sources/tardis.py TardisFileReader._column: on the text path a price that "
-                                       "is not a number is also counted as 'must be a positive number', so the "
-                                       "summary reports 2 skipped rows (two reasons) for 1 skipped row")
 def test_skip_bad_rows_summary_counts_a_bad_number_once(tmp_path, capsys):
     tardis_file(tmp_path / "data", liq_lines(20, bad={3: ("price", "abc")}))
     out = tmp_path / "f.parquet"
@@ -371,9 +368,6 @@ def test_skip_bad_rows_summary_counts_a_bad_number_once(tmp_path, capsys):
     assert "skipped 1 bad rows: 1 price: not a number" in stderr.splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main catches only InputError: a row with too few fields escapes as "
-                                       "pyarrow.lib.ArrowInvalid from sources/tardis.py (traceback, exit 1) "
-                                       "instead of exit 2 with a one-line message")
 def test_row_with_missing_fields_exit_2(tmp_path, capsys):
     lines = liq_lines(10)
     lines[4] = ",".join(lines[4].split(",")[:6])

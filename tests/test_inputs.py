@@ -139,9 +139,6 @@ def test_lowercase_symbols_in_rows_and_file_names_are_upper_cased(tmp_path):
     assert counts_by(frame, "symbol") == {"ETHUSDT": 3}
 
 
-@pytest.mark.xfail(strict=True, reason="batch.replay/Replay iterate a str `symbols` character by character: "
-                                       "symbols='ETHUSDT' filters on {'E','T','H','U','S','D'} and silently "
-                                       "returns no rows from a grouped file")
 def test_symbols_given_as_one_string(tmp_path):
     liq_file(tmp_path, 0, "PERPETUALS", liq_lines(3, T0) + liq_lines(2, T0 + MINUTE, "BTCUSDT"))
     frame = replay(tmp_path, symbols="ethusdt")
@@ -286,10 +283,6 @@ def test_null_words_in_ticker_cells_are_missing(tmp_path, word):
     check_ticker_frame(replay(tmp_path, freq="15m"))
 
 
-@pytest.mark.xfail(strict=True, reason="sources/tardis.py TardisFileReader._column: on the fast path pyarrow reads "
-                                       "'NA', 'n/a', 'null' in a number column as missing, but once another row "
-                                       "has a bad number the file is re-read as text where only '' and 'nan' "
-                                       "pass, so the same cell becomes a bad row ('not a number')")
 def test_null_words_in_ticker_cells_do_not_depend_on_other_rows(tmp_path):
     lines = ticker_lines()
     lines[14] = lines[14].replace(",,,,,", ",,,,NA,", 1)
@@ -401,9 +394,6 @@ def test_bad_row_in_grouped_file_of_a_filtered_out_symbol_still_counts(tmp_path)
     assert counts_by(replay(tmp_path, symbols=["ETHUSDT"], skip_bad_rows=True), "symbol") == {"ETHUSDT": 6}
 
 
-@pytest.mark.xfail(strict=True, reason="sources/tardis.py TardisFileReader._column (text path): a row whose number "
-                                       "does not parse is recorded twice, as 'not a number' and as 'must be a "
-                                       "positive number', so stats.bad_rows.total counts 2 for 1 skipped row")
 def test_skipped_bad_number_is_counted_once(tmp_path):
     lines = good_lines(10)
     lines[3] = replace_field(lines[3], "price", "abc")
@@ -427,10 +417,6 @@ def test_line_numbers_after_a_blank_line(tmp_path):
         replay(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="sources/tardis.py TardisFileReader.__iter__: a row with the wrong number "
-                                       "of fields makes pyarrow raise ArrowInvalid ('CSV parse error: Expected 8 "
-                                       "columns, got 6') on both paths; it escapes as pyarrow.lib.ArrowInvalid, "
-                                       "not InputError, and skip_bad_rows cannot skip it")
 @pytest.mark.parametrize("skip", [False, True])
 def test_row_with_missing_fields(tmp_path, skip):
     lines = good_lines(10)
@@ -443,9 +429,6 @@ def test_row_with_missing_fields(tmp_path, skip):
             replay(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="sources/tardis.py TardisFileReader.__iter__: a truncated .gz file raises "
-                                       "a bare OSError('Truncated compressed stream') from pyarrow, not an "
-                                       "InputError naming the file")
 def test_truncated_gzip_file(tmp_path):
     path = liq_file(tmp_path, 0, "ETHUSDT", good_lines(3000), gz=True)
     data = path.read_bytes()
@@ -454,9 +437,6 @@ def test_truncated_gzip_file(tmp_path):
         replay(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="sources/discovery.py discover: a name that matches the pattern with an "
-                                       "impossible date (2025-13-01) crashes date.fromisoformat with a plain "
-                                       "ValueError ('month must be in 1..12'), neither ignored nor an InputError")
 def test_file_name_with_impossible_date(tmp_path):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0))
     write_file(tmp_path / f"{EXCHANGE}_liquidations_2025-13-01_ETHUSDT.csv", LIQ_HEADER, liq_lines(2, T0))

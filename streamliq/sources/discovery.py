@@ -79,7 +79,10 @@ def discover(
         match = _FILE_RE.match(path.name)
         if not match or not path.is_file():
             continue
-        day = date.fromisoformat(match["day"])
+        try:
+            day = date.fromisoformat(match["day"])
+        except ValueError:
+            raise InputError(f"{path}: the file name has an impossible date {match['day']!r}") from None
         item = TardisFile(path, match["exchange"], match["channel"], day, match["symbol"].upper())
         if item.channel not in channels or (exchange and item.exchange != exchange):
             continue

@@ -49,6 +49,7 @@ class TardisFileReader:
         self.rows_done = 0  # data rows consumed so far (line number = rows_done + 2)
         self.last_arrival = np.iinfo(np.int64).min
         self._raw: pa.NativeFile | None = None
+        self._shape_error: str | None = None
 
     @property
     def path(self) -> str:
@@ -57,14 +58,45 @@ class TardisFileReader:
     def __iter__(self) -> Iterator[EventBatch]:
         self._check_header()
         try:
-            for table in self._tables(text=False):
-                yield from self._convert(table, text=False)
-        except pa.ArrowInvalid:
-            for table in self._tables(text=True):
-                yield from self._convert(table, text=True)
+            try:
+                for table in self._tables(text=False):
+                    yield from self._convert(table, text=False)
+            except pa.ArrowInvalid as exc:
+                self._raise_bad_shape(exc)
+                for table in self._tables(text=True):
+                    yield from self._convert(table, text=True)
+        except pa.ArrowInvalid as exc:
+            self._raise_bad_shape(exc)
+            raise InputError(f"{self.path}: cannot parse the file: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read the file: {exc}") from None
         finally:
             self._close()
         self.bytes_read = self.item.path.stat().st_size
+
+    def _invalid_row(self, row: pacsv.InvalidRow) -> str:
+        """pyarrow's hook for a row with the wrong number of fields: skip it or stop."""
+        line = row.number if row.number is not None else self._line_of(row.text)
+        message = (f"{self.path}:{line}: row has {row.actual_columns} fields, the header has "
+                   f"{row.expected_columns} (got {row.text[:80]!r})")
+        if self.skip_bad_rows:
+            self.bad_rows.record("wrong number of fields", message)
+            return "skip"
+        self._shape_error = message
+        return "error"
+
+    def _line_of(self, text: str) -> int | str:
+        """The line number of the first line equal to `text` (pyarrow does not always know it)."""
+        opener = gzip.open if self.item.path.suffix == ".gz" else open
+        with opener(self.item.path, "rt", encoding="utf-8", newline="") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.rstrip("\r\n") == text:
+                    return number
+        return "?"
+
+    def _raise_bad_shape(self, exc: pa.ArrowInvalid) -> None:
+        if self._shape_error is not None:
+            raise InputError(self._shape_error) from None
 
     # -- reading ----------------------------------------------------------------------------
     def _check_header(self) -> None:
@@ -88,8 +120,9 @@ class TardisFileReader:
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(block_size=self.block_size, skip_rows_after_names=self.rows_done),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=self._invalid_row),
             convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(self.columns),
-                                                 strings_can_be_null=not text),
+                                                 strings_can_be_null=True),
         )
         for batch in reader:
             self.bytes_read = self._raw.tell()
@@ -109,7 +142,7 @@ class TardisFileReader:
         for name in self.columns:
             values, problems = self._column(table.column(name), name, text)
             for why, mask in problems:
-                bad |= self._bad(mask, name, why, table.column(name), first_line)
+                bad |= self._bad(mask & ~bad, name, why, table.column(name), first_line)
             columns[name] = values
         arrival = columns["local_timestamp"]
         running = np.maximum.accumulate(np.where(bad, np.iinfo(np.int64).min, arrival))
