@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from .config import INT_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TIME_COLUMNS = ("bar_start", "bar_end")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
