@@ -313,21 +313,28 @@ def backwards(lines: list[str], index: int) -> None:
     lines[index] = replace_field(lines[index], "local_timestamp", str(previous_arrival - 10))
 
 
+def set_field(field: str, value: str):
+    """A breaker that writes `value` into `field` of data row i."""
+    def breaker(lines: list[str], i: int) -> None:
+        lines[i] = replace_field(lines[i], field, value)
+    return breaker
+
+
 BAD_ROWS = {
     # name: (rows in file, data row index, how to break it, field, reason)
-    "bad-number": (10, 3, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "price", "abc")),
+    "bad-number": (10, 3, set_field("price", "abc"),
                    "price", "not a number (got 'abc')"),
-    "bad-number-deep": (2000, 1501, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "price", "abc")),
+    "bad-number-deep": (2000, 1501, set_field("price", "abc"),
                         "price", "not a number (got 'abc')"),
-    "unknown-side": (10, 4, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "side", "long")),
+    "unknown-side": (10, 4, set_field("side", "long"),
                      "side", "unknown side, expected one of buy, sell (got 'long')"),
-    "unknown-side-deep": (2000, 1800, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "side", "long")),
+    "unknown-side-deep": (2000, 1800, set_field("side", "long"),
                           "side", "unknown side"),
-    "empty-price": (10, 5, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "price", "")),
+    "empty-price": (10, 5, set_field("price", ""),
                     "price", "must be a positive number"),
-    "zero-amount": (10, 2, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "amount", "0")),
+    "zero-amount": (10, 2, set_field("amount", "0"),
                     "amount", "must be a positive number"),
-    "bad-timestamp": (10, 6, lambda lines, i: lines.__setitem__(i, replace_field(lines[i], "timestamp", "12:00")),
+    "bad-timestamp": (10, 6, set_field("timestamp", "12:00"),
                       "timestamp", "not a number (got '12:00')"),
     "arrival-backwards": (10, 7, backwards, "local_timestamp", "goes back in time"),
 }
