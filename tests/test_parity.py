@@ -92,7 +92,7 @@ def test_liquidations_only_and_zero_lateness(events, tmp_path):
     assert actual["late_events"].sum() > 0
 
 
-def test_replay_data_matches_reference(tmp_path):
+def test_replay_data_matches_reference():
     """The bundled real sample (two January 2025 days, 4 symbols, both frequencies)."""
     symbols = ["SPELLUSDT", "ACHUSDT", "BTCUSDT", "ETHUSDT"]
     data = Path(__file__).resolve().parent.parent / "replay_data"

@@ -61,12 +61,12 @@ class TardisFileReader:
             try:
                 for table in self._tables(text=False):
                     yield from self._convert(table, text=False)
-            except pa.ArrowInvalid as exc:
-                self._raise_bad_shape(exc)
+            except pa.ArrowInvalid:
+                self._raise_bad_shape()
                 for table in self._tables(text=True):
                     yield from self._convert(table, text=True)
         except pa.ArrowInvalid as exc:
-            self._raise_bad_shape(exc)
+            self._raise_bad_shape()
             raise InputError(f"{self.path}: cannot parse the file: {exc}") from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read the file: {exc}") from None
@@ -94,7 +94,8 @@ class TardisFileReader:
                     return number
         return "?"
 
-    def _raise_bad_shape(self, exc: pa.ArrowInvalid) -> None:
+    def _raise_bad_shape(self) -> None:
+        """Turn a stop requested by `_invalid_row` into the InputError it prepared."""
         if self._shape_error is not None:
             raise InputError(self._shape_error) from None
 
