@@ -7,16 +7,22 @@ written to the recording first, then applied to the LiveCore. Bars close on cloc
 Checkpoints (`--state`) hold the engine and the time of the last record; they are saved every
 `checkpoint_every_s` and on shutdown, after the output was synced, so a restart continues the
 rolling windows, emits the bars of the downtime with `gap = true`, and writes no row twice.
+After a hard kill the checkpoint is older than the output; `<state>.written` (the last bar_end
+written per frequency, replaced atomically after every write) lets the restarted daemon skip the
+rows it had already written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import numpy as np
@@ -69,6 +75,7 @@ class LiveDaemon:
         self.rest: RestClient | None = None
         self._stop = asyncio.Event()
         self._last_t = 0
+        self._written: dict[str, int] = _read_json(settings.state + ".written") if settings.state else {}
         self.core: LiveCore | None = None
 
     # -- time and records --------------------------------------------------------------------
@@ -87,11 +94,17 @@ class LiveDaemon:
     def _publish(self, rows: list[dict]) -> None:
         now_s = time.time()
         lateness_s = self.settings.factors.lateness_us / 1e6
-        self.stats.rows += len(rows)
         self.stats.close_delays_s += [now_s - row["bar_end"] / 1e6 - lateness_s for row in rows]
         del self.stats.close_delays_s[:-100_000]
+        if self._written:
+            rows = [row for row in rows if row["bar_end"] > self._written.get(row["freq"], 0)]
         if self.sink is not None:
             self.sink.write(rows)
+        if self.settings.state and rows:
+            for row in rows:
+                self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
+            _write_json(self.settings.state + ".written", self._written)
+        self.stats.rows += len(rows)
         if self.on_rows is not None:
             self.on_rows(rows)
 
@@ -221,3 +234,19 @@ class LiveDaemon:
             "bad_input": dict(self.core.bad.counts) if self.core else {},
         }
 
+
+
+def _read_json(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        log.warning("event=written_marks_unreadable path=%s", path)
+        return {}
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    Path(tmp).write_text(json.dumps(data))
+    os.replace(tmp, path)
