@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from itertools import pairwise
 
 import pytest
 from fake_binance import FakeBinance
@@ -51,10 +52,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def trade_for(fake: FakeBinance, seconds: float, symbols=SYMBOLS, step: float = 0.1) -> None:
-    """Push liquidations and mark prices of `symbols` for `seconds`, like a busy market."""
+async def trade_for(fake: FakeBinance, seconds: float, symbols=SYMBOLS, step: float = 0.1) -> int:
+    """Push liquidations and mark prices of `symbols` for `seconds`, like a busy market; return
+    the number of events pushed."""
     end = time.monotonic() + seconds
-    i = 0
+    i = events = 0
     while time.monotonic() < end:
         i += 1
         for n, symbol in enumerate(symbols):
@@ -62,9 +64,12 @@ async def trade_for(fake: FakeBinance, seconds: float, symbols=SYMBOLS, step: fl
             if i % 3 == n % 3:
                 await asyncio.to_thread(fake.push_force_order, symbol, "SELL" if i % 2 else "BUY",
                                         100 + i % 7 + n, 0.5 + (i % 5) / 10, t)
+                events += 1
             await asyncio.to_thread(fake.push_mark_price, symbol, 100 + (i % 11) / 10 + n, 100.05 + n,
                                     0.0001, t + 3_600_000, t)
+            events += 1
         await asyncio.sleep(step)
+    return events
 
 
 async def subscribed(fake: FakeBinance, *streams: str) -> None:
@@ -149,13 +154,16 @@ def test_garbage_frames_unknown_symbols_and_http_429_are_survived(fake, tmp_path
 
 
 def test_rotation_before_the_cut_off_is_make_before_break(fake, tmp_path):
-    settings = live_settings(fake, tmp_path, rotate_after="1.2s")
+    settings = live_settings(fake, tmp_path, rotate_after="1.2s", oi_interval="0")
+    pushed = []
 
     async def script(daemon):
         await subscribed(fake)
-        await trade_for(fake, 4.0)
+        pushed.append(await trade_for(fake, 4.0))
 
     daemon, rows = run_live(settings, script)
+    assert daemon.core.engine.events == pushed[0]  # every event once, though sockets overlapped
+    assert daemon.core.duplicates > 0
     assert daemon.connections[0].stats.rotations >= 2
     assert daemon.connections[0].stats.reconnects == 0
     first_up = next(r["t"] for r in _records(tmp_path / "rec") if r["k"] == "up")
@@ -288,3 +296,23 @@ def test_after_a_hard_kill_the_restart_skips_rows_already_written(fake, tmp_path
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(rows) > written_before > 0
     assert len({(r["symbol"], r["bar_start"]) for r in rows}) == len(rows)
+
+
+def test_many_streams_are_spread_and_subscribed_under_the_message_limit(tmp_path):
+    symbols = [f"S{i:03d}USDT" for i in range(150)]
+    with FakeBinance(symbols, max_streams=200) as fake:
+        settings = resolve({"symbols": ",".join(symbols), "channels": "liquidations,ticker,trades", "freq": "1s",
+                            "ws_url": fake.ws_url, "rest_url": fake.rest_url, "oi_interval": "0", "out": None},
+                           None)
+
+        async def script(daemon):
+            await asyncio.to_thread(fake.wait_until_subscribed, *(f"{s.lower()}@aggTrade" for s in symbols),
+                                    timeout=10)
+
+        run_live(settings, script)
+        connections = fake.connections()
+    assert [len(c.streams) for c in connections] == [198, 198, 54]
+    assert all(c.path.startswith("/market/stream") and c.close_code in (None, 1000) for c in connections)
+    for c in connections:
+        times = [t for t, _ in c.received]
+        assert all(b - a >= 0.2 for a, b in pairwise(times))  # paced SUBSCRIBE requests

@@ -67,6 +67,7 @@ class StreamConnection:
         self.stats = ConnectionStats()
         self._generation = 0
         self._next_id = 0
+        self._socket_names: dict[ClientConnection, str] = {}
 
     def down(self, since: int) -> None:
         """Record that this connection's symbols are unseen from `since` (µs) until it is up."""
@@ -82,7 +83,7 @@ class StreamConnection:
             while True:
                 ws = await self._serve(ws)
         finally:
-            await ws.close()
+            await self._close(ws)
 
     async def _serve(self, ws: ClientConnection) -> ClientConnection:
         """Deliver `ws`'s frames until it fails or is due for rotation; return its successor."""
@@ -93,6 +94,7 @@ class StreamConnection:
             if pump in done:
                 self.stats.reconnects += 1
                 self.down(self.clock())
+                await self._close(ws)
                 return await self._open()
             return await self._rotate(ws, pump)
         finally:
@@ -107,6 +109,7 @@ class StreamConnection:
             if opening not in done:  # the old connection died first: an ordinary outage
                 self.stats.reconnects += 1
                 self.down(self.clock())
+                await self._close(old)
                 new = await opening
                 self._up()
                 return new
@@ -114,7 +117,7 @@ class StreamConnection:
             await _cancel(opening)
         self.stats.rotations += 1
         await _cancel(old_pump)
-        await old.close()
+        await self._close(old)
         return opening.result()
 
     async def _open(self, announce: bool = True) -> ClientConnection:
@@ -125,14 +128,15 @@ class StreamConnection:
                 ws = await connect(self.url, ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
                                    close_timeout=1, max_size=1 << 24, open_timeout=10)
                 self._generation += 1
-                await self._subscribe(ws, f"{self.name}.{self._generation}")
+                self._socket_names[ws] = f"{self.name}.{self._generation}"
+                await self._subscribe(ws)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, _Refused) as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 delay = self.backoff.next()
                 log.warning("event=connect_failed conn=%s error=%r retry_in_s=%.2f", self.name,
                             self.stats.last_error, delay)
                 if ws is not None:
-                    await ws.close()
+                    await self._close(ws)
                 await asyncio.sleep(delay)
                 continue
             self.backoff.reset()
@@ -147,9 +151,12 @@ class StreamConnection:
         self.emit({"t": self.clock(), "k": "up", "c": self.name})
         log.info("event=subscribed conn=%s streams=%d url=%s", self.name, len(self.streams), self.url)
 
-    async def _subscribe(self, ws: ClientConnection, physical: str) -> None:
+    async def _close(self, ws: ClientConnection) -> None:
+        await ws.close()
+        self._socket_names.pop(ws, None)
+
+    async def _subscribe(self, ws: ClientConnection) -> None:
         """SUBSCRIBE every stream, paced; frames arriving meanwhile are delivered as usual."""
-        self._physical = physical
         for start in range(0, len(self.streams), NAMES_PER_REQUEST):
             self._next_id += 1
             request_id = self._next_id
@@ -158,7 +165,7 @@ class StreamConnection:
             deadline = time.monotonic() + ACK_TIMEOUT_S
             while True:
                 text = await asyncio.wait_for(ws.recv(), timeout=max(0.0, deadline - time.monotonic()))
-                reply = self._deliver(text)
+                reply = self._deliver(ws, text)
                 if isinstance(reply, dict) and reply.get("id") == request_id:
                     if "code" in reply:
                         raise _Refused(f"SUBSCRIBE refused: {reply.get('code')} {reply.get('msg')}")
@@ -169,7 +176,7 @@ class StreamConnection:
         """Deliver frames until the connection closes (for any reason)."""
         try:
             async for text in ws:
-                self._deliver(text)
+                self._deliver(ws, text)
         except ConnectionClosed as exc:
             self.stats.last_error = f"connection closed: {exc}"
             log.warning("event=disconnected conn=%s reason=%r", self.name, str(exc))
@@ -177,13 +184,16 @@ class StreamConnection:
         self.stats.last_error = "connection closed by the server"
         log.warning("event=disconnected conn=%s reason='closed by the server'", self.name)
 
-    def _deliver(self, text: str | bytes) -> dict | None:
-        """Emit a frame record; return the parsed message when it is a control reply."""
+    def _deliver(self, ws: ClientConnection, text: str | bytes) -> dict | None:
+        """Emit a frame record; return the parsed message when it is a control reply.
+
+        Frames are recorded under the socket's own name (`c0.3`), so the core can tell the two
+        sockets of a rotation apart and drop what both delivered."""
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         self.stats.frames += 1
         self.stats.last_frame = time.time()
-        self.emit({"t": self.clock(), "k": "ws", "c": self._physical, "m": text})
+        self.emit({"t": self.clock(), "k": "ws", "c": self._socket_names[ws], "m": text})
         if text.startswith('{"result"') or text.startswith('{"id"') or '"code"' in text[:40]:
             with contextlib.suppress(ValueError):
                 return json.loads(text)
