@@ -269,6 +269,18 @@ def test_push_many_keeps_order_and_paces(fake):
     assert encode("x", [1]).raw == b"[1]"
 
 
+def test_push_many_sends_large_batches_in_slices_without_losing_frames(fake):
+    frames = synthetic_frames(["BTCUSDT"], 2500)
+
+    async def scenario() -> None:
+        async with connect(fake.ws_url + "/market/ws?streams=btcusdt@aggTrade/btcusdt@markPrice@1s") as ws:
+            pushed = asyncio.create_task(asyncio.to_thread(fake.push_many, frames))
+            expected = [frame.raw.decode() for frame in frames if frame.stream != "!forceOrder@arr"]
+            assert [await ws.recv() for _ in expected] == expected
+            assert await pushed == len(expected)
+    run(scenario())
+
+
 # ---------------------------------------------------------------- limits and faults
 
 def test_more_than_ten_messages_in_a_second_close_the_connection(fake):
