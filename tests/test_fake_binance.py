@@ -269,6 +269,18 @@ def test_push_many_keeps_order_and_paces(fake):
     assert encode("x", [1]).raw == b"[1]"
 
 
+def test_push_many_sends_large_batches_in_slices_without_losing_frames(fake):
+    frames = synthetic_frames(["BTCUSDT"], 2500)
+
+    async def scenario() -> None:
+        async with connect(fake.ws_url + "/market/ws?streams=btcusdt@aggTrade/btcusdt@markPrice@1s") as ws:
+            pushed = asyncio.create_task(asyncio.to_thread(fake.push_many, frames))
+            expected = [frame.raw.decode() for frame in frames if frame.stream != "!forceOrder@arr"]
+            assert [await ws.recv() for _ in expected] == expected
+            assert await pushed == len(expected)
+    run(scenario())
+
+
 # ---------------------------------------------------------------- limits and faults
 
 def test_more_than_ten_messages_in_a_second_close_the_connection(fake):
@@ -276,12 +288,11 @@ def test_more_than_ten_messages_in_a_second_close_the_connection(fake):
 
     async def scenario() -> None:
         async with connect(fake.ws_url + "/market/stream") as paced:
-            for _ in range(10):
-                await paced.send(listing)
-            await asyncio.sleep(1.05)
-            for _ in range(10):
-                await paced.send(listing)
-            assert [await recv_json(paced) for _ in range(20)] == [{"result": [], "id": 1}] * 20
+            for pause in (0.0, 1.0):  # ten messages, and ten more a second after the server answered them
+                await asyncio.sleep(pause)
+                for _ in range(10):
+                    await paced.send(listing)
+                assert [await recv_json(paced) for _ in range(10)] == [{"result": [], "id": 1}] * 10
         async with connect(fake.ws_url + "/market/stream") as hasty:
             for _ in range(11):
                 await hasty.send(listing)
