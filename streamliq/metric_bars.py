@@ -25,7 +25,7 @@ class MetricBarState:
 
     def __init__(self) -> None:
         self.latest: dict[str, tuple[int, float]] = {}  # field -> (ts, value) with the largest ts
-        self.taker: list[tuple[np.ndarray, np.ndarray]] = []  # (buy, sell) slices, NaN = not carried
+        self.taker: list[tuple[np.ndarray, np.ndarray]] = []  # (buy, sell) values carried, arrival order
 
     def add(self, ts: np.ndarray, part: MetricBatch, take: np.ndarray) -> None:
         """Add the bar's slice `take` of `part` (arrival order)."""
@@ -41,7 +41,8 @@ class MetricBarState:
             if held is None or moment >= held[0]:
                 self.latest[name] = (moment, value)
         buy, sell = part.taker_buy_vol[take], part.taker_sell_vol[take]
-        if not (np.isnan(buy).all() and np.isnan(sell).all()):
+        buy, sell = buy[~np.isnan(buy)], sell[~np.isnan(sell)]
+        if len(buy) or len(sell):  # without NaN, the summed array does not depend on the batching
             self.taker.append((buy, sell))
 
     def taker_sums(self) -> tuple[float, float] | None:
@@ -50,7 +51,7 @@ class MetricBarState:
             return None
         buy = np.concatenate([b for b, _ in self.taker])
         sell = np.concatenate([s for _, s in self.taker])
-        return float(np.nansum(buy)), float(np.nansum(sell))
+        return float(buy.sum()), float(sell.sum())
 
 
 class MetricCarry:
