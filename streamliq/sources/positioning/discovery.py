@@ -17,6 +17,7 @@ which is an InputError.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -84,7 +85,7 @@ def _check_date(path: Path, text: str) -> None:
 def _header(path: Path) -> list[str]:
     try:
         return [str(c).strip() for c in pd.read_csv(path, nrows=0, dtype=str).columns]
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise InputError(f"{path}: cannot read the file: {exc}".replace("\n", " ")) from None
 
 

@@ -6,6 +6,7 @@ as text, and every cell is checked so an error can name the file, line and field
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def _cells(item: MetricFile) -> tuple[pd.DataFrame, np.ndarray]:
         raw = pd.read_csv(item.path, dtype=str, header=None, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{item.path}: the file is empty") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:  # also pandas.errors.ParserError, BadZipFile
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:  # ParserError is a ValueError
         raise InputError(f"{item.path}: cannot read the file: {exc}".replace("\n", " ")) from None
     header = [str(cell).strip() for cell in raw.iloc[0]] if len(raw) else []
     source = item.source

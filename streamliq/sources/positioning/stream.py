@@ -87,19 +87,24 @@ class MetricStream:
 
     @staticmethod
     def _period(item: MetricFile, frame: pd.DataFrame, known: int | None) -> int:
-        """The period of a REST dump file's rows: its most common gap, else the previous file's."""
+        """The period of a REST dump file's rows, else the previous file's.
+
+        The largest Binance period that divides every gap between a symbol's consecutive times:
+        holes (missing or skipped rows) leave it unchanged, and of the periods the rows allow it
+        is the latest publication time, so a doubt costs staleness, never look-ahead.
+        """
         gaps = np.concatenate([np.diff(np.unique(times)) for _, times in frame.groupby("symbol")["time_us"]])
         if not len(gaps):
             if known is None:
                 raise InputError(f"{item.path}: cannot tell the period of the statistics from one row per "
                                  f"symbol; the value's publication time (time + period) is unknown")
             return known
-        periods, counts = np.unique(gaps, return_counts=True)
-        period = int(periods[np.argmax(counts)])
-        if period not in PERIODS_US.values():
-            raise InputError(f"{item.path}: rows are most often {period_name(period)} apart, not a Binance "
-                             f"statistics period ({', '.join(PERIODS_US)})")
-        return period
+        spacing = int(np.gcd.reduce(gaps))
+        fitting = [period for period in PERIODS_US.values() if spacing % period == 0]
+        if not fitting:
+            raise InputError(f"{item.path}: the rows' times are spaced by multiples of {period_name(spacing)}, "
+                             f"which fits no Binance statistics period ({', '.join(PERIODS_US)})")
+        return max(fitting)
 
 
 def _where(row: pd.Series) -> str:
@@ -112,7 +117,11 @@ def _raise_conflict(both: pd.DataFrame, index: int, values: list[str]) -> None:
     first = earlier[(earlier["symbol"] == row["symbol"]) & (earlier["time_us"] == row["time_us"])].iloc[0]
     differ = next(c for c in values if not (first[c] == row[c] or (pd.isna(first[c]) and pd.isna(row[c]))))
     raise InputError(f"{_where(row)}: conflicting rows for {row['symbol']} at {format_time(int(row['time_us']))}: "
-                     f"{_where(first)} has {differ}={first[differ]!r}, this line has {row[differ]!r}")
+                     f"{_where(first)} has {differ}={_cell(first[differ])}, this line has {_cell(row[differ])}")
+
+
+def _cell(value: float) -> str:
+    return "an empty cell" if pd.isna(value) else repr(float(value))
 
 
 def _batch(frame: pd.DataFrame, item: MetricFile) -> MetricBatch:
