@@ -84,21 +84,26 @@ class TradeBatch(_Batch):
     channel: ClassVar[str] = "trades"
 
 
+def _no_values() -> np.ndarray:
+    return np.empty(0)
+
+
 @dataclass(frozen=True)
 class MetricBatch(_Batch):
-    """Positioning statistics (FACTORS.md section 7); NaN marks a field the event does not carry.
+    """Positioning statistics (FACTORS.md section 7, `METRIC_FIELDS`); NaN marks a field the event
+    does not carry.
 
-    `ts` is the time the value became public (see `streamliq.sources.positioning_spec`), never
+    `ts` is the time the value became public (see `streamliq.sources.positioning.spec`), never
     the open time of the period it describes: the engine uses a value from the bar holding `ts` on.
     """
 
-    top_pos_ls_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
-    top_acct_ls_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
-    global_acct_ls_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
-    taker_buy_sell_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
-    metric_open_interest: np.ndarray = field(default_factory=lambda: np.empty(0))
-    taker_buy_vol: np.ndarray = field(default_factory=lambda: np.empty(0))
-    taker_sell_vol: np.ndarray = field(default_factory=lambda: np.empty(0))
+    top_pos_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    top_acct_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    global_acct_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    taker_buy_sell_ratio: np.ndarray = field(default_factory=_no_values)
+    metric_open_interest: np.ndarray = field(default_factory=_no_values)
+    taker_buy_vol: np.ndarray = field(default_factory=_no_values)
+    taker_sell_vol: np.ndarray = field(default_factory=_no_values)
     channel: ClassVar[str] = "metrics"
 
 

@@ -30,6 +30,7 @@ def read_metrics(metrics_dir: str | Path, symbols: Iterable[str] | None = None) 
             part.insert(1, "symbol", instruments[:, 1])
             part.index = pd.to_datetime(batch.ts, unit="us", utc=True)
             parts.append(part)
-    frame = pd.concat(parts) if parts else pd.DataFrame(columns=["exchange", "symbol", *METRIC_FIELDS])
+    frame = pd.concat(parts) if parts else pd.DataFrame(
+        columns=["exchange", "symbol", *METRIC_FIELDS], index=pd.DatetimeIndex([], tz="UTC"))
     frame.index.name = "published"
     return frame.sort_index(kind="stable")
