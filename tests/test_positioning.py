@@ -202,3 +202,24 @@ def test_columns_without_a_metric_channel_are_unchanged():
     assert FactorConfig.build(metrics=True).columns()[-7:] == SECTION7
     with pytest.raises(ValueError, match="metric events need a FactorConfig with metrics=True"):
         BarEngine(FactorConfig()).feed(one_metric(T, top_pos_ls_ratio=1.0))
+
+
+def test_a_checkpoint_keeps_the_metric_state(run_dirs, tmp_path):
+    """A daemon restarted from its state file continues the section 7 columns bit for bit."""
+    from streamliq.checkpoint import load_state, save_state
+
+    _, dumps = run_dirs
+    whole = metric_batch(read_metrics(dumps))
+    config = FactorConfig.build(freq="15m", metrics=True)
+    straight = BarEngine(config)
+    straight.feed(whole)
+    expected = straight.flush()
+    half = len(whole) // 2 + 1  # mid-bar: open bars hold metric values and taker volumes
+    first = BarEngine(config)
+    first.feed(whole.take(slice(0, half)))
+    rows = first.advance(int(whole.arrival[half - 1]))
+    save_state(tmp_path / "state", first, {})
+    restored, _ = load_state(tmp_path / "state", config)
+    restored.feed(whole.take(slice(half, None)))
+    rows += restored.flush()
+    assert pd.DataFrame(rows).equals(pd.DataFrame(expected))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
+from ..config import FactorConfig
+from ..live.recorded import RecordedReplay
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from ..tardis_replay import Replay, ReplayStats
@@ -16,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Replay Tardis CSV files (liquidations, derivative_ticker, trades) "
                                    "through the factor engine and write one row per closed bar.")
     p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
+    p.add_argument("--recorded", metavar="DIR",
+                   help="replay a `streamliq run --record` folder instead of Tardis files")
     p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
     p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
@@ -35,15 +40,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Replay the files the arguments select and write their rows to `--out`."""
     config = factor_config(args)
+    if args.recorded:
+        return _run_recorded(args, config)
     progress = None if args.quiet else ProgressBar()
     replay = Replay(args.data_dir, config, exchange=args.exchange,
                     symbols=args.symbols.split(",") if args.symbols else None,
                     start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows,
                     on_progress=progress, metrics_dir=args.metrics_dir)
-    sink = FileSink(args.out, replay.config.columns())
+    try:
+        _write(replay, FileSink(args.out, replay.config.columns()))
+    finally:
+        if progress:
+            progress.done()
+    if not args.quiet:
+        print(_summary(replay.stats, args.out), file=sys.stderr)
+    return 0
+
+
+def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
+    replay = RecordedReplay(args.recorded, config)
+    sink = FileSink(args.out, config.columns())
+    _write(replay, sink)
+    if not args.quiet:
+        core = replay.core
+        print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
+              f"({core.normalizer.messages:,} messages, {core.duplicates:,} duplicates dropped, "
+              f"{core.bad.total:,} bad) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write(rows: Iterable[dict], sink: FileSink) -> None:
+    """Write every row to `sink`; on any failure remove the partial output."""
     try:
         batch: list[dict] = []
-        for row in replay:
+        for row in rows:
             batch.append(row)
             if len(batch) >= 10_000:
                 sink.write(batch)
@@ -52,13 +82,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         sink.abort()
         raise
-    finally:
-        if progress:
-            progress.done()
     sink.close()
-    if not args.quiet:
-        print(_summary(replay.stats, args.out), file=sys.stderr)
-    return 0
 
 
 def _summary(stats: ReplayStats, out: str) -> str:
