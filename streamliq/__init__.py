@@ -12,16 +12,17 @@ from .errors import InputError
 
 __version__ = "0.1.0"
 if TYPE_CHECKING:
-    from .batch import LiquidationFactorEngine, replay
+    from .batch import LiquidationFactorEngine, read_metrics, replay
 
 
 def __getattr__(name: str):
     """The pandas API loads pandas on first use, so the command line starts fast."""
-    if name in ("LiquidationFactorEngine", "replay"):
+    if name in ("LiquidationFactorEngine", "read_metrics", "replay"):
         from . import batch
 
         return getattr(batch, name)
     raise AttributeError(f"module 'streamliq' has no attribute {name!r}")
 
 
-__all__ = ["BarEngine", "FactorConfig", "InputError", "LiquidationFactorEngine", "__version__", "replay"]
+__all__ = ["BarEngine", "FactorConfig", "InputError", "LiquidationFactorEngine", "__version__", "read_metrics",
+           "replay"]

@@ -52,6 +52,7 @@ class BarAccumulator:
         "mark_high",
         "mark_low",
         "mark_open",
+        "metrics",
         "n_events",
         "trades",
     )
@@ -66,6 +67,7 @@ class BarAccumulator:
         self.mark_low = math.nan
         self.mark_close = math.nan
         self.last_values: dict[str, float] = {}
+        self.metrics = None  # a metric_bars.MetricBarState once a metric event arrives
 
     def add_liquidations(self, ts: np.ndarray, notional: np.ndarray, amount: np.ndarray,
                          is_long: np.ndarray) -> None:

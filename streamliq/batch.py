@@ -23,12 +23,16 @@ from .config import FactorConfig
 from .driver import run_steps
 from .engine import BarEngine
 from .errors import InputError
-from .events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, EventBatch
+from .events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
+from .sources.positioning.frame import read_metrics
 from .tardis_replay import Replay
 
+__all__ = ["LiquidationFactorEngine", "read_metrics", "replay"]
+
 CHUNK = 100_000
+OPTIONAL_FIELDS = {"derivative_ticker": TICKER_FIELDS, "metrics": METRIC_FIELDS}  # NaN when absent
 DEFAULT_EXCHANGE = "unknown"
 DEFAULT_SYMBOL = "UNKNOWN"
 
@@ -57,19 +61,27 @@ class LiquidationFactorEngine:
         mining_quantiles: Iterable[float] = (0.9,),
         ticker_df: pd.DataFrame | None = None,
         trades_df: pd.DataFrame | None = None,
+        metrics_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Factor rows indexed by `bar_start` (UTC), one per symbol, frequency and bar."""
+        """Factor rows indexed by `bar_start` (UTC), one per symbol, frequency and bar.
+
+        `metrics_df` (FACTORS.md section 7, e.g. from `read_metrics`) is indexed by the time each
+        value became public, never the open time of its period, and has some of the section 7
+        columns; with it the rows get those columns.
+        """
         config = FactorConfig.build(
             freq=self.resample_freq, lateness=self.lateness, z_windows=self.z_windows,
             pct_windows=self.pct_windows, bucket_quantiles=bucket_quantiles,
             bucket_hours=bucket_window_hours, mining_windows=mining_windows,
-            mining_quantiles=mining_quantiles,
+            mining_quantiles=mining_quantiles, metrics=metrics_df is not None,
         )
         batches = [self._batch(liq_df, "liquidations")]
         if ticker_df is not None:
             batches.append(self._batch(ticker_df, "derivative_ticker"))
         if trades_df is not None:
             batches.append(self._batch(trades_df, "trades"))
+        if metrics_df is not None:
+            batches.append(self._batch(metrics_df, "metrics"))
         engine = BarEngine(config)
         rows: list[dict] = []
         for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
@@ -90,8 +102,12 @@ class LiquidationFactorEngine:
         keys = pd.MultiIndex.from_arrays([exchange, symbol])
         codes, instruments = pd.factorize(keys)
         fields: dict[str, np.ndarray] = {}
-        if channel == "derivative_ticker":
-            for name in TICKER_FIELDS:
+        if channel in OPTIONAL_FIELDS:
+            names = OPTIONAL_FIELDS[channel]
+            if not any(name in frame for name in names):
+                raise InputError(f"{what}: none of the columns {', '.join(names)} "
+                                 f"(columns: {', '.join(map(str, frame.columns))})")
+            for name in names:
                 fields[name] = _float_column(frame, name, what, required=False, n=n)
         else:
             fields["side"] = _side_column(frame, channel, what)
@@ -110,20 +126,21 @@ def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] = 
            exchange: str | None = None, symbols: Iterable[str] | None = None,
            start: str | date | None = None, end: str | date | None = None,
            lateness: str | float = "5s", skip_bad_rows: bool = False, iterator: bool = False,
-           **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
+           metrics_dir: str | Path | None = None, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
     """Replay Tardis files like `streamliq replay`.
 
     Returns a DataFrame of every row, or with `iterator=True` a lazy iterator of row dicts
     (bar times as UTC `pandas.Timestamp`) for runs too long to hold in memory.
+    `metrics_dir` adds positioning data like `--metrics-dir`.
     `factor_params` are FactorConfig.build's: z_windows, pct_windows, bucket_quantiles,
     bucket_hours, mining_windows, mining_quantiles.
     """
     config = FactorConfig.build(freq=freq, lateness=lateness, **factor_params)
     run = Replay(data_dir, config, exchange=exchange, symbols=symbols, start=start, end=end,
-                 skip_bad_rows=skip_bad_rows)
+                 skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
     if iterator:
         return (_with_timestamps(row) for row in run)
-    return rows_to_frame(list(run), config.columns())
+    return rows_to_frame(list(run), run.config.columns())
 
 
 def _with_timestamps(row: dict) -> dict:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
+from .events import METRIC_FIELDS
 from .freq import Freq, parse_duration_us, parse_freqs
 
 ROLLING_SERIES = ("all_notional", "long_notional", "short_notional", "all_count", "all_max")
@@ -42,6 +43,7 @@ class FactorConfig:
     bucket_hours: tuple[float, ...] = (24.0,)
     mining_windows: tuple[int, ...] = (24,)
     mining_quantiles: tuple[float, ...] = (0.9,)
+    metrics: bool = False  # the run has a metric channel: add the FACTORS.md section 7 columns
 
     @classmethod
     def build(
@@ -54,6 +56,7 @@ class FactorConfig:
         bucket_hours: Iterable[float] = (24,),
         mining_windows: Iterable[int] = (24,),
         mining_quantiles: Iterable[float] = (0.9,),
+        metrics: bool = False,
     ) -> FactorConfig:
         """Parse and validate user-facing values (strings or sequences)."""
         return cls(
@@ -65,6 +68,7 @@ class FactorConfig:
             bucket_hours=_hours(bucket_hours),
             mining_windows=_windows("mining window", mining_windows),
             mining_quantiles=_quantiles("mining quantile", mining_quantiles),
+            metrics=bool(metrics),
         )
 
     @property
@@ -98,6 +102,8 @@ class FactorConfig:
             columns += [f"{prefix}_{name}" for name in ("threshold", "count", "notional", "share")]
         for series in ROLLING_SERIES:
             columns += [f"{series}_{suffix}" for suffix in self.rolling_suffixes()]
+        if self.metrics:
+            columns += METRIC_FIELDS
         return columns
 
 

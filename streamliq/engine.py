@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FactorConfig
-from .events import SELL, EventBatch, Instrument, LiquidationBatch, TickerBatch, TradeBatch
+from .events import SELL, EventBatch, Instrument, LiquidationBatch, MetricBatch, TickerBatch, TradeBatch
 from .freq import Freq
 from .gaps import Outages
+from .metric_bars import add_metrics
 from .series import InstrumentSeries
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)
@@ -54,6 +55,8 @@ class BarEngine:
         """Add a batch of events, in arrival order. Late events are only counted."""
         if len(batch) == 0:
             return
+        if isinstance(batch, MetricBatch) and not self.config.metrics:
+            raise ValueError("metric events need a FactorConfig with metrics=True (section 7 columns)")
         self.events += len(batch)
         # the watermark each event sees: it moves before the event is added
         seen = np.maximum.accumulate(np.maximum(batch.arrival, self.watermark))
@@ -86,6 +89,8 @@ class BarEngine:
             _add_ticker(bars, group, part)
         elif isinstance(part, TradeBatch):
             _add_trades(bars, group, part)
+        elif isinstance(part, MetricBatch):
+            add_metrics(bars, *_slices(group, len(bars)), part)
 
     def _series(self, book: _FreqBook, instrument: Instrument) -> InstrumentSeries:
         series = book.series.get(instrument)

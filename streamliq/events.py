@@ -22,6 +22,12 @@ SIDE_CODES = {"buy": BUY, "sell": SELL, "unknown": UNKNOWN}
 ALLOWED_SIDES = {"liquidations": ("buy", "sell"), "trades": ("buy", "sell", "unknown")}
 
 TICKER_FIELDS = ("mark_price", "index_price", "last_price", "funding_rate", "open_interest")
+# FACTORS.md section 7: carried as-of (the last value with ts < bar_end) ...
+METRIC_ASOF_FIELDS = ("top_pos_ls_ratio", "top_acct_ls_ratio", "global_acct_ls_ratio", "taker_buy_sell_ratio",
+                      "metric_open_interest")
+# ... and summed over the bar
+METRIC_SUM_FIELDS = ("taker_buy_vol", "taker_sell_vol")
+METRIC_FIELDS = METRIC_ASOF_FIELDS + METRIC_SUM_FIELDS
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,30 @@ class TradeBatch(_Batch):
     channel: ClassVar[str] = "trades"
 
 
-EventBatch = LiquidationBatch | TickerBatch | TradeBatch
+def _no_values() -> np.ndarray:
+    return np.empty(0)
+
+
+@dataclass(frozen=True)
+class MetricBatch(_Batch):
+    """Positioning statistics (FACTORS.md section 7, `METRIC_FIELDS`); NaN marks a field the event
+    does not carry.
+
+    `ts` is the time the value became public (see `streamliq.sources.positioning.spec`), never
+    the open time of the period it describes: the engine uses a value from the bar holding `ts` on.
+    """
+
+    top_pos_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    top_acct_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    global_acct_ls_ratio: np.ndarray = field(default_factory=_no_values)
+    taker_buy_sell_ratio: np.ndarray = field(default_factory=_no_values)
+    metric_open_interest: np.ndarray = field(default_factory=_no_values)
+    taker_buy_vol: np.ndarray = field(default_factory=_no_values)
+    taker_sell_vol: np.ndarray = field(default_factory=_no_values)
+    channel: ClassVar[str] = "metrics"
+
+
+EventBatch = LiquidationBatch | TickerBatch | TradeBatch | MetricBatch
 BATCH_TYPES: dict[str, type[_Batch]] = {
-    cls.channel: cls for cls in (LiquidationBatch, TickerBatch, TradeBatch)
+    cls.channel: cls for cls in (LiquidationBatch, TickerBatch, TradeBatch, MetricBatch)
 }

@@ -11,6 +11,7 @@ from .buckets import SizeBuckets
 from .config import ROLLING_SERIES, FactorConfig
 from .freq import Freq
 from .gaps import Outages
+from .metric_bars import MetricCarry
 from .rolling import RollingFeatures
 
 NAN = math.nan
@@ -33,6 +34,7 @@ class InstrumentSeries:
         self.prev_close = NAN
         self.prev_open_interest = NAN
         self.traded = False
+        self.metric_carry = MetricCarry() if config.metrics else None
         self.last_row: dict | None = None
         self.last_row_empty = False  # the last closed bar had no events at all
         self.settled = False  # empty bars repeat the last row (see _settled)
@@ -120,6 +122,8 @@ class InstrumentSeries:
         series = (all_notional, long_notional, short_notional, float(all_count), all_max)
         for features, x in zip(self.rolling, series, strict=True):
             values += features.update(x)
+        if self.metric_carry is not None:
+            values += self.metric_carry.close(acc.metrics)
         return dict(zip(self.columns, values, strict=True))
 
     def _ticker_columns(self, acc: BarAccumulator, all_qty: float, long_vwap: float,

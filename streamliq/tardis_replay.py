@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .badinput import BadInputCounter
@@ -16,6 +17,7 @@ from .events import EventBatch
 from .sources.discovery import CHANNELS, discover, parse_day
 from .sources.merge import merge_by_arrival
 from .sources.tardis import TardisFileReader
+from .sources.windows import ArrivalWindows
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
 
@@ -32,6 +34,8 @@ class ReplayStats:
     symbols: set[tuple[str, str]] = field(default_factory=set)
     late_events: dict[str, int] = field(default_factory=dict)
     bad_rows: BadInputCounter = field(default_factory=BadInputCounter)
+    metric_rows: int = 0  # positioning rows read (--metrics-dir), duplicates dropped
+    metric_duplicates: int = 0
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -53,8 +57,11 @@ class Replay:
         skip_bad_rows: bool = False,
         channels: Iterable[str] = CHANNELS,
         on_progress: Callable[[ReplayStats], None] | None = None,
+        metrics_dir: str | Path | None = None,
     ) -> None:
         self.config = config or FactorConfig()
+        if metrics_dir is not None:
+            self.config = dataclasses.replace(self.config, metrics=True)
         if isinstance(symbols, str):
             symbols = symbols.split(",")
         self.symbols = frozenset(s.strip().upper() for s in symbols if s.strip()) if symbols else None
@@ -66,10 +73,14 @@ class Replay:
             files=sum(len(plan.files) for plan in self.plans),
             bytes_total=sum(item.path.stat().st_size for plan in self.plans for item in plan.files),
         )
+        self.metric_streams = [] if metrics_dir is None else _metric_streams(
+            metrics_dir, self.symbols, exchange, None if not skip_bad_rows else self.stats.bad_rows)
 
     def __iter__(self) -> Iterator[dict]:
         engine = BarEngine(self.config)
         stats = self.stats
+        metrics = ArrivalWindows(self.metric_streams)
+        metrics.drop_until(_day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
         for plan in self.plans:
             block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
             readers = [
@@ -78,7 +89,8 @@ class Replay:
                 for item in plan.files
             ]
             done_before = stats.bytes_done
-            for rows in run_steps(engine, merge_by_arrival(readers), on_batch=self._seen):
+            streams = [*readers, *metrics.until(_day_start_us(plan.day) + DAY_US)]
+            for rows in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
                 yield from self._counted(rows)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
@@ -88,6 +100,8 @@ class Replay:
         yield from self._counted(engine.flush())
         stats.events = engine.events
         stats.late_events = engine.late_events()
+        stats.metric_rows = sum(stream.rows for stream in self.metric_streams)
+        stats.metric_duplicates = sum(stream.duplicates for stream in self.metric_streams)
 
     def _seen(self, batch: EventBatch) -> None:
         self.stats.symbols.update(batch.instruments)
@@ -96,3 +110,17 @@ class Replay:
         self.stats.rows += len(rows)
         return rows
 
+
+DAY_US = 86_400_000_000
+
+
+def _day_start_us(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
+
+
+def _metric_streams(metrics_dir: str | Path, symbols: frozenset[str] | None, exchange: str | None,
+                    bad_rows: BadInputCounter | None) -> list:
+    """The positioning streams under `metrics_dir` (pandas is loaded only for them)."""
+    from .sources.positioning.discovery import discover_metric_streams
+
+    return discover_metric_streams(metrics_dir, symbols, exchange, bad_rows)

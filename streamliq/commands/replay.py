@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last file date, YYYY-MM-DD (inclusive)")
+    p.add_argument("--metrics-dir", metavar="DIR",
+                   help="Binance positioning data (REST dumps or data.binance.vision metrics files) "
+                        "for the FACTORS.md section 7 columns")
     add_factor_arguments(p)
     p.add_argument("--out", default="factors.parquet",
                    help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: %(default)s)")
@@ -43,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     replay = Replay(args.data_dir, config, exchange=args.exchange,
                     symbols=args.symbols.split(",") if args.symbols else None,
                     start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows,
-                    on_progress=progress)
+                    on_progress=progress, metrics_dir=args.metrics_dir)
     try:
-        _write(replay, FileSink(args.out, config.columns()))
+        _write(replay, FileSink(args.out, replay.config.columns()))
     finally:
         if progress:
             progress.done()
@@ -88,6 +91,9 @@ def _summary(stats: ReplayStats, out: str) -> str:
     text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "
             f"{stats.events:,} events in {stats.files:,} files; late events {late}; "
             f"{seconds:.1f} s ({stats.events / seconds:,.0f} events/s) -> {out}")
+    if stats.metric_rows or stats.metric_duplicates:
+        text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
+                 f"dropped")
     if stats.bad_rows.total:
         kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
         text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"
