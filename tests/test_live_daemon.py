@@ -316,3 +316,37 @@ def test_many_streams_are_spread_and_subscribed_under_the_message_limit(tmp_path
     for c in connections:
         times = [t for t, _ in c.received]
         assert all(b - a >= 0.2 for a, b in pairwise(times))  # paced SUBSCRIBE requests
+
+
+def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, tmp_path):
+    from fake_binance import long_short_row, open_interest_hist_row, taker_row
+    settings = live_settings(fake, tmp_path, channels="liquidations,ticker,metrics", freq="1s")
+    period_ms = 300_000
+    published = now_ms() + 2_500  # the newest row's period ends 2.5 s from now: its value is public then
+    stamp = published - period_ms
+    for endpoint in ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio"):
+        fake.set_series(endpoint, "BTCUSDT", [long_short_row("BTCUSDT", 0.6, stamp - period_ms),
+                                              long_short_row("BTCUSDT", 0.75, stamp)])
+    fake.set_series("takerlongshortRatio", "BTCUSDT", [taker_row(10.0, 5.0, stamp - period_ms),
+                                                       taker_row(30.0, 10.0, stamp)])
+    fake.set_series("openInterestHist", "BTCUSDT", [open_interest_hist_row("BTCUSDT", 123.0, 4.5e6, stamp)])
+    fake.fail_next(1, 429, 1, "/futures/data/takerlongshortRatio")
+
+    async def script(daemon):
+        await subscribed(fake)
+        await trade_for(fake, 5.0)
+
+    daemon, rows = run_live(settings, script)
+    btc = [r for r in rows if r["symbol"] == "BTCUSDT"]
+    before = [r for r in btc if r["bar_end"] <= published * 1000]
+    after = [r for r in btc if r["bar_start"] >= published * 1000]
+    assert before and after
+    assert all(r["top_pos_ls_ratio"] != r["top_pos_ls_ratio"] for r in before)  # NaN: nothing public yet
+    assert {r["top_pos_ls_ratio"] for r in after} == {0.75 / 0.25}
+    assert {r["metric_open_interest"] for r in after} == {123.0}
+    assert {r["taker_buy_sell_ratio"] for r in after} == {3.0}
+    holding = [r for r in btc if r["bar_start"] <= published * 1000 < r["bar_end"]]
+    assert [(r["taker_buy_vol"], r["taker_sell_vol"]) for r in holding] == [(30.0, 10.0)]
+    assert daemon.rest.stats.refused == 1  # the 429 was waited out, then the row arrived
+    replayed = list(RecordedReplay(tmp_path / "rec", settings.factors))
+    assert keys(replayed) == keys(rows)

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbols", help="comma-separated symbols, e.g. btcusdt,ethusdt")
     p.add_argument("--all-symbols", action="store_true", default=None,
                    help="every USD-M symbol (!forceOrder@arr and !markPrice@arr@1s)")
-    p.add_argument("--channels", help=f"liquidations,ticker,trades (default: {DEFAULTS['channels']})")
+    p.add_argument("--channels", help=f"liquidations,ticker,trades,metrics (default: {DEFAULTS['channels']})")
     add_factor_arguments(p, defaults=None)
     p.add_argument("--out", help=f"output .jsonl, .csv, .parquet (a folder of parts) or - ; appended "
                                  f"(default: {DEFAULTS['out']})")
@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rest-url", help=f"REST base URL (default: {DEFAULTS['rest_url']})")
     p.add_argument("--oi-interval", help=f"open-interest polling interval per symbol, 0 disables "
                                          f"(default: {DEFAULTS['oi_interval']})")
+    p.add_argument("--metrics-period", help=f"period of the positioning statistics polled for the metrics "
+                                            f"channel (default: {DEFAULTS['metrics_period']})")
     p.add_argument("--rotate-after", help=f"reconnect each websocket before Binance's 24 h cut-off "
                                           f"(default: {DEFAULTS['rotate_after']})")
     p.add_argument("--checkpoint-every", help=f"seconds between checkpoints (default: "

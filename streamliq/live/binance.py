@@ -9,6 +9,9 @@ are exactly those the Tardis source produces for `binance-futures`:
 - `markPriceUpdate` -> ticker: `mark_price` `p`, `index_price` `i`, `funding_rate` `r`, `ts` from `E`.
 - `aggTrade` -> trade: price `p`, amount `q`, taker side `sell` if `m` (buyer is maker) else `buy`.
 - `GET /fapi/v1/openInterest` body -> ticker carrying only `open_interest`, `ts` from `time`.
+- `GET /futures/data/<endpoint>` rows -> metric events (FACTORS.md section 7) through
+  `metric_event_from_rest`, the same conversion and publication time (`timestamp + period`) as a
+  replay of REST dumps; only rows newer than the last one seen per endpoint and symbol are used.
 
 Times in payloads are epoch milliseconds; events carry microseconds. Control replies
 (`{"result": null, "id": 1}`) are not market data and are ignored here. Anything malformed is
@@ -22,12 +25,15 @@ import math
 import re
 
 from ..badinput import BadInputCounter
-from ..events import BUY, SELL, UNKNOWN
+from ..errors import InputError
+from ..events import BUY, METRIC_FIELDS, SELL, UNKNOWN
+from ..sources.positioning.rest import metric_event_from_rest
 from .buffer import EventBuffer
 
 EXCHANGE = "binance-futures"  # the Tardis exchange id, so live and replay rows share their key
-LIQUIDATIONS, TICKER, TRADES = "liquidations", "ticker", "trades"
-CHANNELS = (LIQUIDATIONS, TICKER, TRADES)
+LIQUIDATIONS, TICKER, TRADES, METRICS = "liquidations", "ticker", "trades", "metrics"
+CHANNELS = (LIQUIDATIONS, TICKER, TRADES, METRICS)
+STREAM_CHANNELS = (LIQUIDATIONS, TICKER, TRADES)
 _COIN_M = re.compile(r"USD_(PERP|\d{6})$")
 _SIDES = {"SELL": SELL, "BUY": BUY}
 NAN = math.nan
@@ -62,6 +68,7 @@ class BinanceNormalizer:
         self.symbols = symbols  # None: every USD-M symbol (all-market streams)
         self.bad = bad
         self.messages = 0
+        self.metrics_seen: dict[tuple[str, str], int] = {}  # (endpoint, symbol) -> newest row's ts
 
     def frame(self, text: str, arrival: int) -> None:
         """One websocket text frame received at `arrival` (µs)."""
@@ -94,6 +101,29 @@ class BinanceNormalizer:
             self.bad.record(exc.kind, _sample(text))
             return
         self.buffer.add("derivative_ticker", symbol, ts, arrival, NAN, NAN, NAN, NAN, oi)
+
+    def metrics(self, endpoint: str, symbol: str, period: str, text: str, arrival: int) -> None:
+        """A `GET /futures/data/<endpoint>?symbol=&period=` response body received at `arrival`."""
+        try:
+            rows = json.loads(text)
+        except ValueError:
+            self.bad.record(f"{endpoint} body is not JSON", _sample(text))
+            return
+        if not isinstance(rows, list):
+            self.bad.record(f"{endpoint} body is not a list", _sample(text))
+            return
+        key = (endpoint, symbol)
+        for row in rows:
+            try:
+                batch = metric_event_from_rest(endpoint, row, symbol, period, arrival)
+            except (InputError, AttributeError) as exc:
+                self.bad.record(f"bad {endpoint} row", f"{exc}: {_sample(str(row))}")
+                continue
+            ts = int(batch.ts[0])
+            if ts <= self.metrics_seen.get(key, 0):
+                continue  # a poll returns the last rows again: each row is used once
+            self.metrics_seen[key] = ts
+            self.buffer.add("metrics", symbol, ts, arrival, *(float(getattr(batch, f)[0]) for f in METRIC_FIELDS))
 
     def _message(self, message: object, arrival: int) -> None:
         if isinstance(message, dict) and "stream" in message and "data" in message:

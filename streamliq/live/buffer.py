@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import BATCH_TYPES, EventBatch, LiquidationBatch, TickerBatch, TradeBatch
+from ..events import BATCH_TYPES, EventBatch
 
 _VALUE_COLUMNS = {
-    cls.channel: tuple(name for name in cls._columns() if name not in ("instrument", "ts", "arrival"))
-    for cls in (LiquidationBatch, TickerBatch, TradeBatch)
+    channel: tuple(name for name in cls._columns() if name not in ("instrument", "ts", "arrival"))
+    for channel, cls in BATCH_TYPES.items()
 }
 
 

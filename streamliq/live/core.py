@@ -41,6 +41,8 @@ class LiveCore:
             self._frame(record["c"], record["m"], t)
         elif kind == "oi":
             self.normalizer.open_interest(record["m"], t)
+        elif kind == "metrics":
+            self.normalizer.metrics(record["e"], record["s"], record["p"], record["m"], t)
         elif kind == "tick":
             return self.tick(t)
         elif kind == "down":

@@ -30,10 +30,11 @@ import numpy as np
 from ..checkpoint import load_state, save_state
 from ..engine import BarEngine
 from ..sinks.append import AppendingFileSink
-from .binance import LIQUIDATIONS, TICKER, TRADES, all_market_streams, symbol_streams
+from ..sources.positioning.spec import PERIODS_US
+from .binance import METRICS, STREAM_CHANNELS, TICKER, all_market_streams, symbol_streams
 from .connection import StreamConnection
 from .core import LiveCore
-from .pollers import OpenInterestPoller, usdm_perpetuals
+from .pollers import MetricsPoller, OpenInterestPoller, usdm_perpetuals
 from .records import RecordWriter
 from .rest import RestClient
 from .settings import LiveSettings
@@ -75,6 +76,7 @@ class LiveDaemon:
         self.rest: RestClient | None = None
         self._stop = asyncio.Event()
         self._last_t = 0
+        self._all_symbols: asyncio.Future | None = None  # exchangeInfo's symbols, asked once
         self._written: dict[str, int] = _read_json(settings.state + ".written") if settings.state else {}
         self.core: LiveCore | None = None
 
@@ -114,8 +116,9 @@ class LiveDaemon:
 
     async def run(self) -> LiveStats:
         settings = self.settings
-        engine, down_since = self._restore()
+        engine, notes = self._restore()
         self.core = LiveCore(engine, frozenset(settings.symbols) if settings.symbols else None)
+        self.core.normalizer.metrics_seen.update(notes.get("metrics_seen", {}))
         self._apply({"t": self.now(), "k": "start", "symbols": list(settings.symbols) if settings.symbols else None})
         loop = asyncio.get_running_loop()
         if self.handle_signals:
@@ -124,12 +127,14 @@ class LiveDaemon:
         session = aiohttp.ClientSession()
         self.rest = RestClient(session, settings.rest_url)
         self.connections = self._plan_connections()
-        tasks = [asyncio.create_task(c.run(down_since), name=c.name) for c in self.connections]
+        tasks = [asyncio.create_task(c.run(notes["last_time"]), name=c.name) for c in self.connections]
         tasks.append(asyncio.create_task(self._clock(), name="clock"))
         if settings.state:
             tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
         if TICKER in settings.channels and settings.oi_interval_s > 0:
             tasks.append(asyncio.create_task(self._poll_open_interest(), name="open-interest"))
+        if METRICS in settings.channels:
+            tasks.append(asyncio.create_task(self._poll_metrics(), name="metrics"))
         log.info("event=started connections=%d symbols=%s freqs=%s channels=%s", len(self.connections),
                  len(settings.symbols) if settings.symbols else "all",
                  ",".join(f.name for f in settings.factors.freqs), ",".join(settings.channels))
@@ -142,15 +147,15 @@ class LiveDaemon:
                     loop.remove_signal_handler(sig)
         return self.stats
 
-    def _restore(self) -> tuple[BarEngine, int]:
-        """The checkpointed engine and the time its feed was last seen, or a fresh engine from now."""
+    def _restore(self) -> tuple[BarEngine, dict]:
+        """The checkpointed engine and notes (the feed's last time, metric rows seen), or fresh ones."""
         if self.settings.state:
             loaded = load_state(self.settings.state, self.settings.factors)
             if loaded is not None:
                 engine, notes = loaded
                 log.info("event=restored state=%s last_time_us=%d", self.settings.state, notes["last_time"])
-                return engine, notes["last_time"]
-        return BarEngine(self.settings.factors), self.now()
+                return engine, notes
+        return BarEngine(self.settings.factors), {"last_time": self.now()}
 
     async def _shutdown(self, tasks: list[asyncio.Task], session: aiohttp.ClientSession) -> None:
         for task in tasks:
@@ -177,7 +182,8 @@ class LiveDaemon:
         if self.recorder is not None:
             self.recorder.flush()
         if self.settings.state:
-            save_state(self.settings.state, self.core.engine, {"last_time": self.core.last_time})
+            save_state(self.settings.state, self.core.engine, {
+                "last_time": self.core.last_time, "metrics_seen": self.core.normalizer.metrics_seen})
 
     # -- tasks ------------------------------------------------------------------------------
     def _plan_connections(self) -> list[StreamConnection]:
@@ -190,7 +196,7 @@ class LiveDaemon:
 
         if settings.symbols is None:
             return [make("all", all_market_streams(settings.channels), None)]
-        live_channels = tuple(c for c in settings.channels if c in (LIQUIDATIONS, TICKER, TRADES))
+        live_channels = tuple(c for c in settings.channels if c in STREAM_CHANNELS)
         per_connection = max(1, settings.streams_per_connection // len(live_channels))
         plans = []
         for n, start in enumerate(range(0, len(settings.symbols), per_connection)):
@@ -218,9 +224,22 @@ class LiveDaemon:
             await asyncio.sleep(self.settings.checkpoint_every_s)
             self._checkpoint()
 
+    async def _symbols(self) -> list[str]:
+        if self.settings.symbols:
+            return list(self.settings.symbols)
+        if self._all_symbols is None:
+            self._all_symbols = asyncio.ensure_future(usdm_perpetuals(self.rest))
+        return await asyncio.shield(self._all_symbols)
+
     async def _poll_open_interest(self) -> None:
-        symbols = list(self.settings.symbols) if self.settings.symbols else await usdm_perpetuals(self.rest)
-        poller = OpenInterestPoller(self.rest, symbols, self.settings.oi_interval_s, self._apply, self.now)
+        poller = OpenInterestPoller(self.rest, await self._symbols(), self.settings.oi_interval_s, self._apply,
+                                    self.now)
+        await poller.run()
+
+    async def _poll_metrics(self) -> None:
+        period = self.settings.metrics_period
+        poller = MetricsPoller(self.rest, await self._symbols(), period, PERIODS_US[period] / 1e6, self._apply,
+                               self.now)
         await poller.run()
 
     def health(self) -> dict:

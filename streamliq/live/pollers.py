@@ -1,9 +1,13 @@
-"""REST pollers: open interest per symbol, spread evenly over the polling interval.
+"""REST pollers, spread evenly in time and capped below Binance's limits.
 
-Open interest has no websocket stream on Binance USD-M; `GET /fapi/v1/openInterest` costs
-weight 1 per symbol. The poller asks every symbol once per interval (default 5 s), but never
-faster than `MAX_REQUESTS_PER_S` over all symbols, which keeps it under half of the IP's
-2400-per-minute weight budget however many symbols are followed.
+- Open interest has no websocket stream on Binance USD-M; `GET /fapi/v1/openInterest` costs
+  weight 1 per symbol. The poller asks every symbol once per interval (default 5 s), but never
+  faster than `MAX_REQUESTS_PER_S` over all symbols, which keeps it under half of the IP's
+  2400-per-minute weight budget however many symbols are followed.
+- Positioning statistics (`/futures/data/*`, FACTORS.md section 7) are published once per period
+  (5 minutes by default). The poller asks every endpoint and symbol right after each period ends
+  (plus `PUBLISH_DELAY_S`), at most `STATS_REQUESTS_PER_S` (80% of the 1000 requests / 5 min IP
+  limit); when a round takes longer than a period, `limit` asks for enough rows to cover it.
 """
 
 from __future__ import annotations
@@ -11,11 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import time
 from collections.abc import Callable
 
 from .rest import RestClient
 
 log = logging.getLogger("streamliq.live")
+STATS_REQUESTS_PER_S = 800 / 300
+PUBLISH_DELAY_S = 10.0
+RETRIES = 3
+STATS_ENDPOINTS = ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio",
+                   "takerlongshortRatio", "openInterestHist")
 MAX_REQUESTS_PER_S = 20.0
 OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
@@ -62,6 +73,51 @@ class OpenInterestPoller:
             log.warning("event=oi_symbol_dropped symbol=%s reason='Invalid symbol'", symbol)
         else:
             log.warning("event=oi_error symbol=%s status=%d body=%r", symbol, status, body[:200])
+
+
+class MetricsPoller:
+    """Polls the positioning statistics of `symbols` each period; emits `metrics` records."""
+
+    def __init__(self, client: RestClient, symbols: list[str], period: str, period_s: float,
+                 emit: Callable[[dict], None], clock: Callable[[], int]) -> None:
+        self.client = client
+        self.symbols = list(symbols)
+        self.period = period
+        self.period_s = period_s
+        self.emit = emit
+        self.clock = clock
+
+    def round_seconds(self) -> float:
+        """How long one round over every endpoint and symbol takes at the capped rate."""
+        return len(self.symbols) * len(STATS_ENDPOINTS) / STATS_REQUESTS_PER_S
+
+    async def run(self) -> None:
+        rows = max(2, math.ceil(self.round_seconds() / self.period_s) + 1)
+        if rows > 2:
+            log.warning("event=metrics_round_slow symbols=%d round_s=%.0f period=%s", len(self.symbols),
+                        self.round_seconds(), self.period)
+        while True:
+            await self._round(rows)
+            now = time.time()
+            next_round = (now // self.period_s + 1) * self.period_s + PUBLISH_DELAY_S
+            await asyncio.sleep(max(0.0, next_round - now))
+
+    async def _round(self, limit: int) -> None:
+        spacing = 1.0 / STATS_REQUESTS_PER_S
+        for symbol in self.symbols:
+            for endpoint in STATS_ENDPOINTS:
+                params = {"symbol": symbol, "period": self.period, "limit": str(limit)}
+                for _ in range(RETRIES):  # a refused request waits out the pause, then asks again
+                    answer = await self.client.get(f"/futures/data/{endpoint}", params)
+                    if answer is not None:
+                        break
+                if answer is not None and answer[0] == 200:
+                    self.emit({"t": self.clock(), "k": "metrics", "e": endpoint, "s": symbol, "p": self.period,
+                               "m": answer[1]})
+                elif answer is not None:
+                    log.warning("event=metrics_error endpoint=%s symbol=%s status=%d body=%r", endpoint, symbol,
+                                answer[0], answer[1][:200])
+                await asyncio.sleep(spacing)
 
 
 async def usdm_perpetuals(client: RestClient) -> list[str]:

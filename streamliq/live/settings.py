@@ -12,6 +12,7 @@ The TOML keys are the long flag names, with `-` or `_`:
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -20,15 +21,16 @@ from ..commands.common import FACTOR_DEFAULTS, factor_config
 from ..config import FactorConfig
 from ..errors import InputError
 from ..freq import parse_duration_us
-from .binance import CHANNELS, LIQUIDATIONS, TICKER, TRADES
+from ..sources.positioning.spec import PERIODS_US
+from .binance import CHANNELS, METRICS, STREAM_CHANNELS, TRADES
 
 BINANCE_WS_URL = "wss://fstream.binance.com"
 BINANCE_REST_URL = "https://fapi.binance.com"
 DEFAULTS: dict[str, Any] = {
     **FACTOR_DEFAULTS, "freq": "1m", "symbols": None, "all_symbols": False, "channels": "liquidations,ticker",
     "out": "live.jsonl", "record": None, "state": None, "ws_url": BINANCE_WS_URL, "rest_url": BINANCE_REST_URL,
-    "oi_interval": "5s", "rotate_after": "23h", "checkpoint_every": "60s", "streams_per_connection": 200,
-    "log_level": "INFO",
+    "oi_interval": "5s", "metrics_period": "5m", "rotate_after": "23h", "checkpoint_every": "60s",
+    "streams_per_connection": 200, "log_level": "INFO",
 }
 
 
@@ -45,6 +47,7 @@ class LiveSettings:
     ws_url: str
     rest_url: str
     oi_interval_s: float  # 0 disables the open-interest poller
+    metrics_period: str  # the `period` of the positioning statistics polled for the metrics channel
     rotate_after_s: float
     checkpoint_every_s: float
     streams_per_connection: int
@@ -88,13 +91,15 @@ def _validate(values: dict[str, Any]) -> LiveSettings:
         raise InputError("give either --symbols (e.g. btcusdt,ethusdt) or --all-symbols")
     if symbols is None and TRADES in channels:
         raise InputError("the trades channel needs --symbols: Binance has no all-market aggTrade stream")
-    if not any(c in channels for c in (LIQUIDATIONS, TICKER, TRADES)):
-        raise InputError("no channel selected")
+    if not any(c in channels for c in STREAM_CHANNELS):
+        raise InputError(f"choose at least one websocket channel: {', '.join(STREAM_CHANNELS)}")
+    if str(values["metrics_period"]) not in PERIODS_US:
+        raise InputError(f"invalid metrics-period {values['metrics_period']!r}: one of {', '.join(PERIODS_US)}")
     streams = int(values["streams_per_connection"])
     if not 3 <= streams <= 1024:
         raise InputError(f"invalid streams-per-connection {streams}: Binance allows 3..1024 (200 is safe)")
     return LiveSettings(
-        factors=factor_config(values),
+        factors=dataclasses.replace(factor_config(values), metrics=METRICS in channels),
         symbols=symbols,
         channels=tuple(c for c in CHANNELS if c in channels),
         out=None if values["out"] in (None, "", "none") else str(values["out"]),
@@ -103,6 +108,7 @@ def _validate(values: dict[str, Any]) -> LiveSettings:
         ws_url=str(values["ws_url"]),
         rest_url=str(values["rest_url"]),
         oi_interval_s=_seconds("oi-interval", values["oi_interval"]),
+        metrics_period=str(values["metrics_period"]),
         rotate_after_s=_seconds("rotate-after", values["rotate_after"]),
         checkpoint_every_s=_seconds("checkpoint-every", values["checkpoint_every"]),
         streams_per_connection=streams,
