@@ -13,15 +13,21 @@ from .errors import InputError
 __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .batch import LiquidationFactorEngine, replay
+    from .feed import Feed, RowSource, stream
+    from .replay_source import ReplaySource
+
+_LAZY = {"LiquidationFactorEngine": "batch", "replay": "batch", "Feed": "feed", "RowSource": "feed",
+         "stream": "feed", "ReplaySource": "replay_source"}
 
 
 def __getattr__(name: str):
-    """The pandas API loads pandas on first use, so the command line starts fast."""
-    if name in ("LiquidationFactorEngine", "replay"):
-        from . import batch
+    """The pandas API and the feed load on first use, so the command line starts fast."""
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(batch, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'streamliq' has no attribute {name!r}")
 
 
-__all__ = ["BarEngine", "FactorConfig", "InputError", "LiquidationFactorEngine", "__version__", "replay"]
+__all__ = ["BarEngine", "FactorConfig", "Feed", "InputError", "LiquidationFactorEngine", "ReplaySource", "RowSource",
+           "__version__", "replay", "stream"]
