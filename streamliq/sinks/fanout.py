@@ -65,6 +65,8 @@ class SinkQueue:
         self._logged: set[str] = set()
         self.task: asyncio.Task | None = None
         sink.report_drop = self.drop
+        metrics.sink_dropped.inc(0, sink=sink.name)  # exported as 0 from the start
+        metrics.sink_queue_depth.set(0, sink=sink.name)
 
     def put(self, rows: list[dict]) -> None:
         """Queue rows (never waits); on overflow drop per the sink's policy."""
