@@ -153,7 +153,7 @@ def test_a_stalled_client_is_cut_off_and_never_delays_a_reader():
 
 def test_token_is_required_on_http_and_websocket():
     async def body():
-        async with serving(token="s3cret") as (server, fanout), aiohttp.ClientSession() as session:
+        async with serving(token="s3cret") as (server, _), aiohttp.ClientSession() as session:
             base = f"http://127.0.0.1:{server.port}"
             for path in ("/health", "/factors/latest", "/factors", "/metrics"):
                 async with session.get(base + path) as response:

@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..feed import Feed
 from ..replay_source import ReplaySource
 from ..serving import DEFAULT_LISTEN, ServingOptions, add_serving_arguments, build_sinks
+from ..sinks.server import RowServer
 from ..tardis_replay import Replay
 from ..telemetry import Metrics
 from .common import add_data_arguments, add_factor_arguments, factor_config, open_replay
@@ -53,9 +54,9 @@ async def _serve(replay: Replay, options: ServingOptions, exit_when_done: bool, 
         loop.add_signal_handler(signum, stop.set)
     await feed.start()
     if not quiet:
-        names = ", ".join(q.sink.name for q in feed.fanout.queues)
-        where = f"http://{options.listen[0]}:{feed.fanout.queues[0].sink.port} " if options.listen else ""
-        print(f"streamliq serve: {where}sending rows to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        names = ", ".join(f"{q.sink.url} (HTTP, WebSocket /ws)" if isinstance(q.sink, RowServer) else q.sink.name
+                          for q in feed.fanout.queues)
+        print(f"streamliq serve: sending rows to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
     await feed.run(stop, serve_after_source=not exit_when_done, close_timeout=None if exit_when_done else 4.0)
     if not quiet:
         dropped = sum(stats["dropped"] for stats in feed.fanout.stats().values())

@@ -48,7 +48,7 @@ def redis_fields(row: dict) -> dict[str, str]:
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
         elif isinstance(value, float):
-            out[key] = repr(value) if math.isfinite(value) else ""
+            out[key] = float.__repr__(value) if math.isfinite(value) else ""  # numpy floats print plainly too
         else:
             out[key] = str(value)
     return out

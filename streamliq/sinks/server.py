@@ -68,6 +68,11 @@ class RowServer(Sink):
         """The bound port (useful after asking for port 0)."""
         return self._site.port if self._site is not None else self.requested_port
 
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/health", self._health)
