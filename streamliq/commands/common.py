@@ -20,6 +20,12 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="count and skip malformed rows instead of stopping at the first")
 
 
+def add_replay_arguments(p: argparse.ArgumentParser) -> None:
+    """Data selection and factor parameters: everything a replay-driven command takes."""
+    add_data_arguments(p)
+    add_factor_arguments(p)
+
+
 def open_replay(args: argparse.Namespace, config: FactorConfig,
                 on_progress: Callable[[ReplayStats], None] | None = None) -> Replay:
     """The Replay the data arguments select (InputError for a missing folder or a bad date)."""

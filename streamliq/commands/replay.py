@@ -8,15 +8,14 @@ import sys
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from ..tardis_replay import ReplayStats
-from .common import add_data_arguments, add_factor_arguments, factor_config, open_replay
+from .common import add_replay_arguments, factor_config, open_replay
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay Tardis CSV files into factor rows",
                        description="Replay Tardis CSV files (liquidations, derivative_ticker, trades) "
                                    "through the factor engine and write one row per closed bar.")
-    add_data_arguments(p)
-    add_factor_arguments(p)
+    add_replay_arguments(p)
     p.add_argument("--out", default="factors.parquet",
                    help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")

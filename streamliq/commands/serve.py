@@ -15,7 +15,7 @@ from ..serving import DEFAULT_LISTEN, ServingOptions, add_serving_arguments, bui
 from ..sinks.server import RowServer
 from ..tardis_replay import Replay
 from ..telemetry import Metrics
-from .common import add_data_arguments, add_factor_arguments, factor_config, open_replay
+from .common import add_replay_arguments, factor_config, open_replay
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,22 +23,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Replay Tardis CSV files through the factor engine and send each closed "
                                    "row to the HTTP/WebSocket server and any --sink; keep serving until "
                                    "Ctrl-C or SIGTERM.")
-    add_data_arguments(p)
-    add_factor_arguments(p)
+    add_replay_arguments(p)
     add_serving_arguments(p, serve_default=DEFAULT_LISTEN)
+    p.add_argument("--quiet", action="store_true", help="no start and end lines on stderr")
     p.add_argument("--exit-when-done", action="store_true",
                    help="stop once the replay has ended and the sinks have taken every row")
-    p.add_argument("--quiet", action="store_true", help="no start and end lines on stderr")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the replay the arguments select."""
-    config = factor_config(args)
     options = ServingOptions.from_args(args)
     if options.listen is None and not options.sinks:
         raise InputError("nothing to send rows to: give --serve HOST:PORT or at least one --sink")
-    replay = open_replay(args, config)
+    replay = open_replay(args, factor_config(args))
     return asyncio.run(_serve(replay, options, args.exit_when_done, args.quiet))
 
 
