@@ -1,12 +1,13 @@
-"""The server's memory of recent rows: a bounded ring of JSON texts per (exchange, symbol, freq).
+"""The server's memory of recent rows: a bounded ring per (exchange, symbol, freq).
 
-Each row is serialized once, when it arrives, and that text is what every HTTP response,
-backfill and WebSocket client gets. Rings are per key so that a busy symbol never pushes a
-quiet one's history out.
+Each row is serialized once, when it arrives, straight into a ready-to-send WebSocket text
+frame; every HTTP response, backfill and WebSocket client reuses those bytes. Rings are per
+key so that a busy symbol never pushes a quiet one's history out.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,12 +57,31 @@ class RowFilter:
         return {"exchanges": listed(self.exchanges), "symbols": listed(self.symbols), "freqs": listed(self.freqs)}
 
 
+def text_frame(text: str) -> bytes:
+    """`text` as one unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2), as servers send."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
 @dataclass(frozen=True, slots=True)
 class RingEntry:
     seq: int  # arrival order over all keys
     bar_start: int
     bar_end: int
-    text: str
+    frame: bytes  # the row's JSON as a WebSocket text frame
+
+    @property
+    def payload(self) -> bytes:
+        """The row's JSON (UTF-8), without the frame header."""
+        size = self.frame[1] & 0x7F
+        return self.frame[2 if size < 126 else 4 if size == 126 else 10:]
 
 
 class RowRing:
@@ -75,13 +95,13 @@ class RowRing:
         self.seq = 0
 
     def add(self, row: dict) -> tuple[Key, RingEntry]:
-        """Store a row; returns its key and entry (whose text goes to the WebSocket clients)."""
+        """Store a row; returns its key and entry (whose frame goes to the WebSocket clients)."""
         key = (row["exchange"], row["symbol"], row["freq"])
         ring = self.rings.get(key)
         if ring is None:
             ring = self.rings[key] = deque(maxlen=self.size)
         self.seq += 1
-        entry = RingEntry(self.seq, row["bar_start"], row["bar_end"], row_to_json(row))
+        entry = RingEntry(self.seq, row["bar_start"], row["bar_end"], text_frame(row_to_json(row)))
         ring.append(entry)
         return key, entry
 

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import WSMsgType, web
@@ -98,7 +98,7 @@ class RowServer(Sink):
         for row in rows:
             key, entry = self.ring.add(row)
             for client in self.clients:
-                if client.wants(key) and not client.offer(entry.text):
+                if client.wants(key) and not client.offer(entry.frame):
                     self.metrics.ws_cutoffs.inc()
                     log.warning("disconnecting a WebSocket client: %s", client.close_reason)
 
@@ -135,13 +135,13 @@ class RowServer(Sink):
         return web.json_response(body)
 
     async def _latest(self, request: web.Request) -> web.Response:
-        return _json_array(e.text for e in self.ring.latest(_filter(request)))
+        return _json_array(e.payload for e in self.ring.latest(_filter(request)))
 
     async def _factors(self, request: web.Request) -> web.Response:
         where = _filter(request)
         after = _since(request.query.get("since"))
         limit = _limit(request.query.get("limit"))
-        return _json_array(e.text for e in self.ring.since(where, after, limit))
+        return _json_array(e.payload for e in self.ring.since(where, after, limit))
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.registry.render().encode(), headers={"Content-Type": PROMETHEUS_TYPE})
@@ -152,7 +152,7 @@ class RowServer(Sink):
         ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_CLIENT_MESSAGE,
                                    timeout=self.close_timeout)
         await ws.prepare(request)
-        client = WsClient(ws, request.transport, self.client_queue, self.close_timeout)
+        client = WsClient(ws, request, self.client_queue, self.close_timeout)
         self.clients.add(client)
         self.metrics.ws_clients.set(len(self.clients))
         try:
@@ -181,7 +181,7 @@ class RowServer(Sink):
             raise InputError(f"backfill must be a whole number of rows per key from 0 to {self.ring.size} "
                              f"(got {backfill!r})")
         where = RowFilter.build(command.get("exchanges"), command.get("symbols"), command.get("freqs"))
-        client.subscribe(where, [e.text for e in self.ring.backfill(where, backfill)])
+        client.subscribe(where, [e.frame for e in self.ring.backfill(where, backfill)])
 
 
 def _filter(request: web.Request) -> RowFilter:
@@ -222,5 +222,5 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def _json_array(texts) -> web.Response:
-    return web.Response(text="[" + ",".join(texts) + "]", content_type="application/json")
+def _json_array(payloads: Iterable[bytes]) -> web.Response:
+    return web.Response(body=b"[" + b",".join(payloads) + b"]", content_type="application/json")
