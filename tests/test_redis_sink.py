@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -218,3 +219,23 @@ def test_serve_sends_a_replay_to_redis_once_even_when_run_twice(redis_server, tm
         mine = [as_stored(r) for r in expected if (r["exchange"], r["symbol"], r["freq"]) == key]
         assert [fields for _, fields in stream_rows(client, "streamliq:" + ":".join(key))] == mine
     assert sum(client.xlen(k) for k in client.keys("streamliq:*")) == len(expected) > 100
+
+
+def test_the_readme_consumer_reads_every_row_back(redis_server):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def follow(" in b)
+    namespace: dict = {}
+    exec(block, namespace)
+    rows = series("ETHUSDT", "15m", 30)
+
+    async def body():
+        sink = RedisSink(parse_sink_spec(redis_server.url()))
+        await (await publish_all(sink, [rows], sink.metrics)).close()
+
+    run(body())
+    follow = namespace["follow"](redis_server.client(), "streamliq:binance-futures:ETHUSDT:15m")
+    got = [next(follow) for _ in range(30)]
+    assert [entry_id for entry_id, _ in got] == [f"{r['bar_start'] // 1000}-0" for r in rows]
+    assert [as_stored(row) for _, row in got] == [as_stored(r) for r in rows]
+    resumed = namespace["follow"](redis_server.client(), "streamliq:binance-futures:ETHUSDT:15m", got[19][0])
+    assert next(resumed)[0] == got[20][0]
