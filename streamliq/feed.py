@@ -27,7 +27,11 @@ SHUTDOWN_SECONDS = 4.0  # the daemon must be gone 5 s after SIGTERM
 
 
 class RowSource(Protocol):
-    """Produces closed factor rows. `publish` is synchronous and never blocks."""
+    """Produces closed factor rows. `publish(rows)` is synchronous and never blocks.
+
+    A finite source may also `await publish.room()` between batches: it returns once the
+    sinks have room, so a replay runs at the pace of its slowest sink instead of dropping rows.
+    """
 
     async def run(self, publish: Callable[[list[dict]], None]) -> None:
         """Publish rows until the source is exhausted (replay) or cancelled (live)."""
@@ -69,7 +73,7 @@ class Feed:
         (None: as long as they need). An error of the source is raised after the sinks closed.
         """
         await self.start()
-        source = asyncio.create_task(self.source.run(self.fanout.publish), name="row source")
+        source = asyncio.create_task(self.source.run(self.fanout), name="row source")
         stopper = asyncio.create_task(stop.wait()) if stop is not None else None
         try:
             await asyncio.wait({t for t in (source, stopper) if t is not None}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,7 +1,8 @@
 """A `RowSource` over a file replay, so a replay can feed the server, Redis and in-process bots.
 
 The replay runs on a worker thread (it is CPU-bound and would stall the server); its rows are
-handed to `publish` on the event loop in chunks, in order.
+handed to `publish` on the event loop in chunks, in order, and after each chunk the thread
+waits for `publish.room()`, so the replay keeps pace with its slowest sink and drops nothing.
 """
 
 from __future__ import annotations
@@ -35,9 +36,16 @@ class ReplaySource:
             publish(chunk)
             self._count()
 
+        room = getattr(publish, "room", None)
+
+        def hand_over_and_wait(chunk: list[dict]) -> None:
+            loop.call_soon_threadsafe(hand_over, chunk)
+            if room is not None:  # keep pace with the sinks rather than have them drop rows
+                asyncio.run_coroutine_threadsafe(room(), loop).result()
+
         self.state = "running"
         try:
-            await asyncio.to_thread(self._iterate, lambda chunk: loop.call_soon_threadsafe(hand_over, chunk))
+            await asyncio.to_thread(self._iterate, hand_over_and_wait)
         except asyncio.CancelledError:
             self._stop = True  # the thread sees it at its next row
             self.state = "stopped"
@@ -48,7 +56,7 @@ class ReplaySource:
         self._count()
         self.state = "done"
 
-    def _iterate(self, hand_over: Callable[[list[dict]], object]) -> None:
+    def _iterate(self, hand_over: Callable[[list[dict]], None]) -> None:
         chunk: list[dict] = []
         last = time.monotonic()
         for row in self.replay:

@@ -241,3 +241,25 @@ def _same(a: dict, b: dict) -> bool:
 async def _until(condition, step: float = 0.002) -> None:
     while not condition():
         await asyncio.sleep(step)
+
+
+def test_a_replay_keeps_pace_with_a_slow_sink_and_loses_nothing(tmp_path):
+    class SlowSink(ListSink):
+        async def send(self, rows: list[dict]) -> None:
+            await asyncio.sleep(0.1)
+            self.rows += rows
+
+    write_tardis(make_events(seed=8, days=1, ticker_every_s=600, trades_per_hour=10), tmp_path)
+    config = FactorConfig.build(freq="1m")
+    expected = list(Replay(tmp_path, config))
+
+    async def body():
+        sink = SlowSink("slow", queue_rows=1200)
+        feed = Feed(streamliq.ReplaySource(Replay(tmp_path, config)), [sink])
+        await feed.run()
+        return sink, feed
+
+    sink, feed = run(body())
+    assert len(expected) > 2 * 1200
+    assert keys(sink.rows) == keys(expected)
+    assert feed.metrics.sink_dropped.get(sink="slow") == 0

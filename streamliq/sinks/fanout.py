@@ -168,6 +168,17 @@ class Fanout:
         for queue in self.queues:
             queue.put(rows)
 
+    __call__ = publish  # the `publish` a RowSource is given
+
+    async def room(self, poll_seconds: float = 0.005) -> None:
+        """Wait until every sink's queue is at most half full.
+
+        A finite source (a replay) awaits this between batches so that it never outruns its
+        sinks and loses nothing; a live source publishes at the exchange's pace and need not.
+        """
+        while any(q.depth > q.sink.queue_rows // 2 for q in self.queues):
+            await asyncio.sleep(poll_seconds)
+
     def stats(self) -> dict[str, dict[str, int]]:
         """Queue depth and dropped rows per sink (for /health)."""
         return {q.sink.name: {"queue_depth": q.depth, "dropped": q.dropped} for q in self.queues}
