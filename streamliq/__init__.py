@@ -1,7 +1,8 @@
 """streamliq: crypto-derivatives liquidation streams into trading factors.
 
 One sans-I/O engine (`BarEngine`) with three drivers: Tardis file replay (`replay`), the
-pandas batch API (`LiquidationFactorEngine`) and, later, the live daemon.
+pandas batch API (`LiquidationFactorEngine`) and the live daemon (`streamliq run`). Closed rows
+reach a bot through `Feed`/`stream` in-process, or the server and sinks of `streamliq.sinks`.
 """
 
 from typing import TYPE_CHECKING
@@ -13,16 +14,21 @@ from .errors import InputError
 __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .batch import LiquidationFactorEngine, read_metrics, replay
+    from .feed import Feed, RowSource, stream
+    from .replay_source import ReplaySource
+
+_LAZY = {"LiquidationFactorEngine": "batch", "read_metrics": "batch", "replay": "batch", "Feed": "feed",
+         "RowSource": "feed", "stream": "feed", "ReplaySource": "replay_source"}
 
 
 def __getattr__(name: str):
-    """The pandas API loads pandas on first use, so the command line starts fast."""
-    if name in ("LiquidationFactorEngine", "read_metrics", "replay"):
-        from . import batch
+    """The pandas API and the feed load on first use, so the command line starts fast."""
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(batch, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'streamliq' has no attribute {name!r}")
 
 
-__all__ = ["BarEngine", "FactorConfig", "InputError", "LiquidationFactorEngine", "__version__", "read_metrics",
-           "replay"]
+__all__ = ["BarEngine", "FactorConfig", "Feed", "InputError", "LiquidationFactorEngine", "ReplaySource", "RowSource",
+           "__version__", "read_metrics", "replay", "stream"]

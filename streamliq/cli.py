@@ -7,11 +7,11 @@ import logging
 import sys
 
 from . import __version__
-from .commands import replay, run
+from .commands import replay, run, serve
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (replay, run)
+SUBCOMMANDS = (replay, run, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

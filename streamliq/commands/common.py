@@ -3,8 +3,40 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from ..config import FactorConfig
+from ..tardis_replay import Replay, ReplayStats
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Which Tardis files a replay reads, and what it does with malformed rows."""
+    p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
+    p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
+    p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last file date, YYYY-MM-DD (inclusive)")
+    p.add_argument("--metrics-dir", metavar="DIR",
+                   help="Binance positioning data (REST dumps or data.binance.vision metrics files) "
+                        "for the FACTORS.md section 7 columns")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="count and skip malformed rows instead of stopping at the first")
+
+
+def add_replay_arguments(p: argparse.ArgumentParser) -> None:
+    """Data selection and factor parameters: everything a replay-driven command takes."""
+    add_data_arguments(p)
+    add_factor_arguments(p)
+
+
+def open_replay(args: argparse.Namespace, config: FactorConfig,
+                on_progress: Callable[[ReplayStats], None] | None = None) -> Replay:
+    """The Replay the data arguments select (InputError for a missing folder or a bad date)."""
+    return Replay(args.data_dir, config, exchange=args.exchange,
+                  symbols=args.symbols.split(",") if args.symbols else None,
+                  start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows, on_progress=on_progress,
+                  metrics_dir=args.metrics_dir)
+
 
 FACTOR_DEFAULTS = {
     "freq": "15m", "lateness": "5s", "z_windows": "24,168", "pct_windows": "168", "bucket_quantiles": "0.9",

@@ -10,29 +10,19 @@ from ..config import FactorConfig
 from ..live.recorded import RecordedReplay
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
-from ..tardis_replay import Replay, ReplayStats
-from .common import add_factor_arguments, factor_config
+from ..tardis_replay import ReplayStats
+from .common import add_replay_arguments, factor_config, open_replay
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay Tardis CSV files into factor rows",
                        description="Replay Tardis CSV files (liquidations, derivative_ticker, trades) "
                                    "through the factor engine and write one row per closed bar.")
-    p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
+    add_replay_arguments(p)
     p.add_argument("--recorded", metavar="DIR",
                    help="replay a `streamliq run --record` folder instead of Tardis files")
-    p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
-    p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
-    p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
-    p.add_argument("--to", dest="end", metavar="DATE", help="last file date, YYYY-MM-DD (inclusive)")
-    p.add_argument("--metrics-dir", metavar="DIR",
-                   help="Binance positioning data (REST dumps or data.binance.vision metrics files) "
-                        "for the FACTORS.md section 7 columns")
-    add_factor_arguments(p)
     p.add_argument("--out", default="factors.parquet",
                    help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: %(default)s)")
-    p.add_argument("--skip-bad-rows", action="store_true",
-                   help="count and skip malformed rows instead of stopping at the first")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(run=run)
 
@@ -43,10 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.recorded:
         return _run_recorded(args, config)
     progress = None if args.quiet else ProgressBar()
-    replay = Replay(args.data_dir, config, exchange=args.exchange,
-                    symbols=args.symbols.split(",") if args.symbols else None,
-                    start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows,
-                    on_progress=progress, metrics_dir=args.metrics_dir)
+    replay = open_replay(args, config, on_progress=progress)
     try:
         _write(replay, FileSink(args.out, replay.config.columns()))
     finally:

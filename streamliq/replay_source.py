@@ -1,0 +1,87 @@
+"""A `RowSource` over a file replay, so a replay can feed the server, Redis and in-process bots.
+
+The replay runs on a worker thread (it is CPU-bound and would stall the server); its rows are
+handed to `publish` on the event loop in chunks, in order, and after each chunk the thread
+waits for `publish.room()`, so the replay keeps pace with its slowest sink and drops nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from .tardis_replay import Replay
+from .telemetry import Metrics
+
+CHUNK_ROWS = 1000
+CHUNK_SECONDS = 0.05
+
+
+class ReplaySource:
+    """Publishes the rows of `replay` (a `streamliq.tardis_replay.Replay`)."""
+
+    def __init__(self, replay: Replay, metrics: Metrics | None = None) -> None:
+        self.replay = replay
+        self.metrics = metrics
+        self.state = "waiting"
+        self._stop = False
+        self._counted_events = 0
+        self._counted_bad: dict[str, int] = {}
+
+    async def run(self, publish: Callable[[list[dict]], None]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def hand_over(chunk: list[dict]) -> None:
+            publish(chunk)
+            self._count()
+
+        room = getattr(publish, "room", None)
+
+        def hand_over_and_wait(chunk: list[dict]) -> None:
+            loop.call_soon_threadsafe(hand_over, chunk)
+            if room is not None:  # keep pace with the sinks rather than have them drop rows
+                asyncio.run_coroutine_threadsafe(room(), loop).result()
+
+        self.state = "running"
+        try:
+            await asyncio.to_thread(self._iterate, hand_over_and_wait)
+        except asyncio.CancelledError:
+            self._stop = True  # the thread sees it at its next row
+            self.state = "stopped"
+            raise
+        except BaseException:
+            self.state = "failed"
+            raise
+        self._count()
+        self.state = "done"
+
+    def _iterate(self, hand_over: Callable[[list[dict]], None]) -> None:
+        chunk: list[dict] = []
+        last = time.monotonic()
+        for row in self.replay:
+            if self._stop:
+                return
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS or time.monotonic() - last >= CHUNK_SECONDS:
+                hand_over(chunk)
+                chunk, last = [], time.monotonic()
+        if chunk:
+            hand_over(chunk)
+
+    def _count(self) -> None:
+        """Bring the event and bad-input counters up to the replay's own statistics."""
+        if self.metrics is None:
+            return
+        stats = self.replay.stats
+        self.metrics.messages.inc(stats.events - self._counted_events, kind="replay_event")
+        self._counted_events = stats.events
+        for kind, count in dict(stats.bad_rows.counts).items():  # copied: the thread adds kinds
+            self.metrics.bad_input.inc(count - self._counted_bad.get(kind, 0), kind=kind)
+            self._counted_bad[kind] = count
+
+    def health(self) -> dict:
+        stats = self.replay.stats
+        return {"kind": "replay", "state": self.state, "files": stats.files, "events": stats.events,
+                "rows": stats.rows, "progress": round(stats.bytes_done / stats.bytes_total, 4) if stats.bytes_total
+                else 1.0}
