@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..partitioned.command import add_cluster_arguments, run_partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from ..tardis_replay import Replay, ReplayStats
@@ -17,21 +18,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "through the factor engine and write one row per closed bar.")
     p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
     p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
-    p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
+    which.add_argument("--all-symbols", action="store_true", help="every symbol found (the default, stated)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last file date, YYYY-MM-DD (inclusive)")
     add_factor_arguments(p)
-    p.add_argument("--out", default="factors.parquet",
-                   help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: %(default)s)")
+    p.add_argument("--out", help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: "
+                                 "factors.parquet); with --scheduler/--workers a dataset folder (default: factors)")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="count and skip malformed rows instead of stopping at the first")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_cluster_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay the files the arguments select and write their rows to `--out`."""
     config = factor_config(args)
+    if args.scheduler or args.workers is not None:
+        return run_partitioned(args, config)
+    args.out = args.out or "factors.parquet"
     progress = None if args.quiet else ProgressBar()
     replay = Replay(args.data_dir, config, exchange=args.exchange,
                     symbols=args.symbols.split(",") if args.symbols else None,
@@ -54,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
             progress.done()
     sink.close()
     if not args.quiet:
-        print(_summary(replay.stats, args.out), file=sys.stderr)
+        print(summary_text(replay.stats, args.out), file=sys.stderr)
     return 0
 
 
-def _summary(stats: ReplayStats, out: str) -> str:
+def summary_text(stats: ReplayStats, out: str) -> str:
+    """The summary line(s) printed after a replay."""
     late = ", ".join(f"{count:,} ({freq})" for freq, count in stats.late_events.items()) or "0"
     seconds = max(stats.seconds, 1e-9)
     text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "
