@@ -7,11 +7,11 @@ import logging
 import sys
 
 from . import __version__
-from .commands import replay
+from .commands import plot, replay
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (replay,)
+SUBCOMMANDS = (replay, plot)
 
 
 def build_parser() -> argparse.ArgumentParser:
