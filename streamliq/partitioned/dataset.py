@@ -67,13 +67,10 @@ class PartitionWriter:
 
 
 def remove_parts(root: str | Path, instrument: Instrument) -> None:
-    """Remove every part file an instrument wrote (its symbol failed), and folders left empty."""
+    """Remove every part file of an instrument (before a replay of it, or when it failed)."""
     exchange, symbol = (quote(name, safe="") for name in instrument)
     for path in Path(root).glob(f"freq=*/symbol={symbol}/part-[0-9]-{exchange}.parquet"):
         path.unlink()
-        for folder in (path.parent, path.parent.parent):
-            if not any(folder.iterdir()):
-                folder.rmdir()
 
 
 class DatasetFolder:
@@ -100,6 +97,9 @@ class DatasetFolder:
     def commit(self, summary: dict) -> None:
         """Write the marker, drop the split files and move the dataset to OUT."""
         shutil.rmtree(self.split_dir, ignore_errors=True)
+        for folder in sorted(self.tmp.glob("freq=*/symbol=*")) + sorted(self.tmp.glob("freq=*")):
+            if not any(folder.iterdir()):  # a failed symbol's partitions
+                folder.rmdir()
         (self.tmp / MARKER).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
         if self.out.exists():

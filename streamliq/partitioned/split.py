@@ -47,10 +47,10 @@ class SplitFile:
 
 
 def split_grouped_file(item: TardisFile, out: str | Path, symbols: frozenset[str] | None,
-                       skip_symbols: frozenset[str], skip_bad_rows: bool) -> SplitFile:
+                       skip_symbols: frozenset[str], skip_bad_rows: bool, block_size: int = 1 << 23) -> SplitFile:
     """Read the grouped file `item` once and write its events by instrument to `out` (Parquet)."""
     bad_rows = BadInputCounter()
-    reader = TardisFileReader(item, symbols, skip_symbols, skip_bad_rows, bad_rows)
+    reader = TardisFileReader(item, symbols, skip_symbols, skip_bad_rows, bad_rows, block_size=block_size)
     buffers: dict[Instrument, list[EventBatch]] = defaultdict(list)
     groups: dict[Instrument, list[int]] = defaultdict(list)
     rows: Counter[Instrument] = Counter()

@@ -18,7 +18,7 @@ from ..events import EventBatch, Instrument
 from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
 from ..tardis_replay import READ_BUDGET_BYTES
-from .dataset import PartitionWriter
+from .dataset import PartitionWriter, remove_parts
 from .plan import Source, SymbolDay, SymbolPlan
 from .split import Piece, read_piece
 
@@ -76,6 +76,7 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
     `floors` holds, per day, a watermark to reach before the day's events are fed: the largest
     arrival of every symbol's earlier days (see the package docstring).
     """
+    remove_parts(root, plan.instrument)  # an earlier attempt's files
     engine = BarEngine(config)
     summary = SymbolSummary(plan.instrument)
     bad_rows = BadInputCounter()
