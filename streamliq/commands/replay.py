@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from ..partitioned.command import add_cluster_arguments, run_partitioned
+from ..partitioned import command as partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from ..tardis_replay import Replay, ReplayStats
@@ -29,21 +30,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="count and skip malformed rows instead of stopping at the first")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    add_cluster_arguments(p)
+    partitioned.add_cluster_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay the files the arguments select and write their rows to `--out`."""
     config = factor_config(args)
-    if args.scheduler or args.workers is not None:
-        return run_partitioned(args, config)
-    args.out = args.out or "factors.parquet"
-    progress = None if args.quiet else ProgressBar()
-    replay = Replay(args.data_dir, config, exchange=args.exchange,
+    distributed = partitioned.wanted(args)
+    progress = None if args.quiet or distributed else ProgressBar()
+    replay = Replay(Path(args.data_dir).resolve() if distributed else args.data_dir, config, exchange=args.exchange,
                     symbols=args.symbols.split(",") if args.symbols else None,
                     start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows,
                     on_progress=progress)
+    if distributed:
+        return partitioned.run_partitioned(args, replay)
+    args.out = args.out or "factors.parquet"
     sink = FileSink(args.out, config.columns())
     try:
         batch: list[dict] = []

@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ..config import FactorConfig
 from ..progress import ProgressBar
-from ..tardis_replay import ReplayStats
+from ..tardis_replay import Replay, ReplayStats
 
 if TYPE_CHECKING:
     from .run import PartitionedReplay
@@ -38,16 +37,18 @@ class SymbolProgress(ProgressBar):
         return f"{len(stats.symbols):,}/{len(self.replay.plans):,} symbols  {super().describe(stats)}"
 
 
-def run_partitioned(args: argparse.Namespace, config: FactorConfig) -> int:
-    """Replay on a Dask cluster into a Parquet dataset; name the symbols that failed."""
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether the arguments ask for a partitioned replay."""
+    return bool(args.scheduler) or args.workers is not None
+
+
+def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
+    """Replay `selection` on a Dask cluster into a Parquet dataset; name the symbols that failed."""
     from ..commands.replay import summary_text
     from .run import PartitionedReplay, dask_client
 
     out = args.out or DEFAULT_OUT
-    replay = PartitionedReplay(args.data_dir, out, config, exchange=args.exchange,
-                               symbols=args.symbols.split(",") if args.symbols else None,
-                               start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows,
-                               retries=args.retries)
+    replay = PartitionedReplay(selection, out, retries=args.retries)
     progress = replay.on_progress = None if args.quiet else SymbolProgress(replay)
     try:
         with dask_client(args.scheduler, args.workers) as client:

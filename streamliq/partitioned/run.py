@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import FactorConfig
 from ..errors import InputError
 from ..events import Instrument
-from ..sources.discovery import discover, parse_day
-from ..tardis_replay import ReplayStats
+from ..tardis_replay import Replay, ReplayStats
 from .dataset import DatasetFolder, remove_parts
 from .plan import SymbolPlan, symbol_plans
 from .split import SplitFile, split_grouped_file
@@ -68,33 +65,20 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
 class PartitionedReplay:
     """A replay of every symbol as its own Dask task, into a Parquet dataset at `out`."""
 
-    def __init__(
-        self,
-        data_dir: str | Path,
-        out: str | Path,
-        config: FactorConfig | None = None,
-        exchange: str | None = None,
-        symbols: Iterable[str] | None = None,
-        start: str | date | None = None,
-        end: str | date | None = None,
-        skip_bad_rows: bool = False,
-        retries: int = 2,
-        on_progress: Callable[[ReplayStats], None] | None = None,
-    ) -> None:
-        self.config = config or FactorConfig()
-        self.symbols = frozenset(s.strip().upper() for s in symbols if s.strip()) if symbols else None
-        self.day_plans = discover(Path(data_dir).resolve(), exchange, self.symbols, parse_day(start, "--from"),
-                                  parse_day(end, "--to"))
+    def __init__(self, selection: Replay, out: str | Path, retries: int = 2,
+                 on_progress: Callable[[ReplayStats], None] | None = None) -> None:
+        """`selection` is the single-process replay this one splits: its files (under an absolute
+        folder, so that workers find them), options and stats."""
         if retries < 0:
             raise InputError(f"--retries must be >= 0 (got {retries})")
-        self.skip_bad_rows = skip_bad_rows
+        self.config = selection.config
+        self.symbols = selection.symbols
+        self.day_plans = selection.plans
+        self.skip_bad_rows = selection.skip_bad_rows
+        self.stats = selection.stats
         self.retries = retries
         self.on_progress = on_progress
         self.folder = DatasetFolder(out)
-        self.stats = ReplayStats(
-            files=sum(len(plan.files) for plan in self.day_plans),
-            bytes_total=sum(item.path.stat().st_size for plan in self.day_plans for item in plan.files),
-        )
         self.plans: list[SymbolPlan] = []
         self.failures: list[Failure] = []
         self._token = uuid.uuid4().hex[:8]
