@@ -7,11 +7,11 @@ import logging
 import sys
 
 from . import __version__
-from .commands import plot, replay
+from .commands import plot, replay, run
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (replay, plot)
+SUBCOMMANDS = (replay, run, plot)
 
 
 def build_parser() -> argparse.ArgumentParser:

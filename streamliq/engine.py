@@ -20,6 +20,7 @@ import numpy as np
 from .config import FactorConfig
 from .events import SELL, EventBatch, Instrument, LiquidationBatch, TickerBatch, TradeBatch
 from .freq import Freq
+from .gaps import Outages
 from .series import InstrumentSeries
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)
@@ -46,6 +47,7 @@ class BarEngine:
         self.books = [_FreqBook(freq, i) for i, freq in enumerate(self.config.freqs)]
         self.watermark = NO_WATERMARK
         self.events = 0
+        self.outages = Outages()  # live feed outages: bars they overlap get gap = true
 
     # -- input ------------------------------------------------------------------------------
     def feed(self, batch: EventBatch) -> None:
@@ -106,6 +108,8 @@ class BarEngine:
         for book in self.books:
             last = (self.watermark - self.config.lateness_us) // book.freq.us - 1
             out += self._close_through(book, last)
+        widest = max(book.freq.us for book in self.books)
+        self.outages.forget_before(self.watermark - self.config.lateness_us - widest)
         return _in_output_order(out)
 
     def flush(self, through: dict[str, int] | None = None) -> list[dict]:
@@ -130,7 +134,7 @@ class BarEngine:
         keyed = []
         width = book.freq.us
         for instrument in sorted(book.series):
-            first, rows = book.series[instrument].close_through(last)
+            first, rows = book.series[instrument].close_through(last, self.outages)
             for offset, row in enumerate(rows, start=first + 1):
                 keyed.append((offset * width, book.order, instrument, row))
         return keyed

@@ -10,6 +10,7 @@ from .bars import EMPTY_SIDE, SUB_INTERVALS, BarAccumulator, side_columns
 from .buckets import SizeBuckets
 from .config import ROLLING_SERIES, FactorConfig
 from .freq import Freq
+from .gaps import Outages
 from .rolling import RollingFeatures
 
 NAN = math.nan
@@ -54,8 +55,11 @@ class InstrumentSeries:
             return self.next_bar
         return min(self.open_bars) if self.open_bars else None
 
-    def close_through(self, last: int) -> tuple[int, list[dict]]:
-        """Close every bar up to and including `last`: (first bar index, rows in bar order)."""
+    def close_through(self, last: int, outages: Outages) -> tuple[int, list[dict]]:
+        """Close every bar up to and including `last`: (first bar index, rows in bar order).
+
+        `outages` decides each row's `gap` flag; it changes no factor value.
+        """
         first = self.first_open()
         if first is None or first > last:
             return 0, []
@@ -71,6 +75,7 @@ class InstrumentSeries:
                 row = self._close(index, acc or _EMPTY)
                 self.last_row_empty = acc is None
                 self.settled = False
+            row["gap"] = outages.covers((self.exchange, self.symbol), row["bar_start"], row["bar_end"])
             self.last_row = row
             rows.append(row)
         self.next_bar = last + 1

@@ -173,6 +173,7 @@ def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, 
     (["--workers", "2", "--out", "rows.csv"], "a partitioned replay writes a Parquet dataset, so --out names a folder"),
     (["--workers", "0"], "--workers must be a whole number >= 1 (got 0)"),
     (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:1: "),
+    (["--workers", "2", "--recorded", "rec"], "--scheduler/--workers replay Tardis files, not a --recorded folder"),
 ])
 def test_bad_cluster_options_exit_2(data, tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)

@@ -6,23 +6,36 @@ import argparse
 
 from ..config import FactorConfig
 
+FACTOR_DEFAULTS = {
+    "freq": "15m", "lateness": "5s", "z_windows": "24,168", "pct_windows": "168", "bucket_quantiles": "0.9",
+    "bucket_hours": "24", "mining_windows": "24", "mining_quantiles": "0.9",
+}
+_FACTOR_HELP = {
+    "freq": "bar frequencies, e.g. 15m,1h", "lateness": "allowed lateness, e.g. 5s, 500ms",
+    "z_windows": "z-score windows in bars", "pct_windows": "percentile-rank windows",
+    "bucket_quantiles": "size-bucket quantiles", "bucket_hours": "size-bucket lookbacks in hours",
+    "mining_windows": "exceedance windows in bars", "mining_quantiles": "exceedance quantiles",
+}
 
-def add_factor_arguments(p: argparse.ArgumentParser, freq_default: str = "15m") -> None:
-    """The factor parameters (FACTORS.md sections 2, 5 and 6), identical for replay and live."""
-    p.add_argument("--freq", default=freq_default, help="bar frequencies, e.g. 15m,1h (default: %(default)s)")
-    p.add_argument("--lateness", default="5s", help="allowed lateness, e.g. 5s, 500ms (default: %(default)s)")
-    p.add_argument("--z-windows", default="24,168", help="z-score windows in bars (default: %(default)s)")
-    p.add_argument("--pct-windows", default="168", help="percentile-rank windows (default: %(default)s)")
-    p.add_argument("--bucket-quantiles", default="0.9", help="size-bucket quantiles (default: %(default)s)")
-    p.add_argument("--bucket-hours", default="24", help="size-bucket lookbacks in hours (default: %(default)s)")
-    p.add_argument("--mining-windows", default="24", help="exceedance windows in bars (default: %(default)s)")
-    p.add_argument("--mining-quantiles", default="0.9", help="exceedance quantiles (default: %(default)s)")
+
+def add_factor_arguments(p: argparse.ArgumentParser, defaults: dict[str, str] | None = FACTOR_DEFAULTS) -> None:
+    """The factor parameters (FACTORS.md sections 2, 5 and 6), identical for replay and live.
+
+    With `defaults=None` every value defaults to None, so a caller can tell a flag that was given
+    from one that was not (and take the value from a config file instead).
+    """
+    for dest, text in _FACTOR_HELP.items():
+        flag = "--" + dest.replace("_", "-")
+        shown = (defaults or FACTOR_DEFAULTS)[dest]
+        p.add_argument(flag, dest=dest, default=None if defaults is None else defaults[dest],
+                       help=f"{text} (default: {shown})")
 
 
-def factor_config(args: argparse.Namespace) -> FactorConfig:
+def factor_config(values: argparse.Namespace | dict) -> FactorConfig:
     """The FactorConfig the factor arguments describe (InputError when one is invalid)."""
+    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
     return FactorConfig.build(
-        freq=args.freq, lateness=args.lateness, z_windows=args.z_windows, pct_windows=args.pct_windows,
-        bucket_quantiles=args.bucket_quantiles, bucket_hours=args.bucket_hours,
-        mining_windows=args.mining_windows, mining_quantiles=args.mining_quantiles,
+        freq=get("freq"), lateness=get("lateness"), z_windows=get("z_windows"), pct_windows=get("pct_windows"),
+        bucket_quantiles=get("bucket_quantiles"), bucket_hours=get("bucket_hours"),
+        mining_windows=get("mining_windows"), mining_quantiles=get("mining_quantiles"),
     )

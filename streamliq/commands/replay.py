@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
+from ..config import FactorConfig
+from ..errors import InputError
+from ..live.recorded import RecordedReplay
 from ..partitioned import command as partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
@@ -18,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Replay Tardis CSV files (liquidations, derivative_ticker, trades) "
                                    "through the factor engine and write one row per closed bar.")
     p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
+    p.add_argument("--recorded", metavar="DIR",
+                   help="replay a `streamliq run --record` folder instead of Tardis files")
     p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
@@ -38,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     """Replay the files the arguments select and write their rows to `--out`."""
     config = factor_config(args)
     distributed = partitioned.wanted(args)
+    args.out = args.out or ("factors" if distributed else "factors.parquet")
+    if args.recorded:
+        if distributed:
+            raise InputError("--scheduler/--workers replay Tardis files, not a --recorded folder")
+        return _run_recorded(args, config)
     progress = None if args.quiet or distributed else ProgressBar()
     replay = Replay(Path(args.data_dir).resolve() if distributed else args.data_dir, config, exchange=args.exchange,
                     symbols=args.symbols.split(",") if args.symbols else None,
@@ -45,11 +56,33 @@ def run(args: argparse.Namespace) -> int:
                     on_progress=progress)
     if distributed:
         return partitioned.run_partitioned(args, replay)
-    args.out = args.out or "factors.parquet"
+    try:
+        _write(replay, FileSink(args.out, config.columns()))
+    finally:
+        if progress:
+            progress.done()
+    if not args.quiet:
+        print(summary_text(replay.stats, args.out), file=sys.stderr)
+    return 0
+
+
+def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
+    replay = RecordedReplay(args.recorded, config)
     sink = FileSink(args.out, config.columns())
+    _write(replay, sink)
+    if not args.quiet:
+        core = replay.core
+        print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
+              f"({core.normalizer.messages:,} messages, {core.duplicates:,} duplicates dropped, "
+              f"{core.bad.total:,} bad) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write(rows: Iterable[dict], sink: FileSink) -> None:
+    """Write every row to `sink`; on any failure remove the partial output."""
     try:
         batch: list[dict] = []
-        for row in replay:
+        for row in rows:
             batch.append(row)
             if len(batch) >= 10_000:
                 sink.write(batch)
@@ -58,13 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         sink.abort()
         raise
-    finally:
-        if progress:
-            progress.done()
     sink.close()
-    if not args.quiet:
-        print(summary_text(replay.stats, args.out), file=sys.stderr)
-    return 0
 
 
 def summary_text(stats: ReplayStats, out: str) -> str:

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from .run import PartitionedReplay
 
 EXIT_PARTS_FAILED = 3  # some symbols failed after their retries; the others were written
-DEFAULT_OUT = "factors"
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,8 +46,7 @@ def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
     from ..commands.replay import summary_text
     from .run import PartitionedReplay, dask_client
 
-    out = args.out or DEFAULT_OUT
-    replay = PartitionedReplay(selection, out, retries=args.retries)
+    replay = PartitionedReplay(selection, args.out, retries=args.retries)
     progress = replay.on_progress = None if args.quiet else SymbolProgress(replay)
     try:
         with dask_client(args.scheduler, args.workers) as client:
@@ -59,7 +57,7 @@ def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
     for failure in replay.failures:
         print(f"streamliq replay: symbol {failure} (failed {args.retries + 1} times)", file=sys.stderr)
     if not args.quiet:
-        print(summary_text(replay.stats, out), file=sys.stderr)
+        print(summary_text(replay.stats, args.out), file=sys.stderr)
     if replay.failures:
         print(f"streamliq replay: {len(replay.failures)} symbol(s) failed: "
               f"{', '.join(f.name for f in replay.failures)}; the other symbols were written", file=sys.stderr)

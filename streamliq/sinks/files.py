@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
@@ -20,20 +21,32 @@ FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "js
 ROW_GROUP = 20_000
 
 
+def csv_text(table: pa.Table) -> str:
+    """CSV lines of a table of rows (no header), bar times as ISO UTC."""
+    return table.to_pandas().to_csv(index=False, header=False, date_format="%Y-%m-%dT%H:%M:%SZ",
+                                    lineterminator="\n")
+
+
+def output_format(path: str | Path) -> str:
+    """The format an output path names by its extension ("-" is JSON lines on stdout)."""
+    if str(path) == "-":
+        return "jsonl"
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"output '{path}': unknown extension, use .parquet, .csv, .jsonl or -")
+    if not path.parent.exists():
+        raise InputError(f"output '{path}': folder '{path.parent}' does not exist")
+    return kind
+
+
 class FileSink:
     """Writes rows to PATH (format from the extension) or JSON lines to stdout for `-`."""
 
     def __init__(self, path: str | Path, columns: list[str]) -> None:
         self.columns = columns
+        self.format = output_format(path)
         self.path = None if str(path) == "-" else Path(path)
-        if self.path is None:
-            self.format = "jsonl"
-        else:
-            self.format = FORMATS.get(self.path.suffix.lower())
-            if self.format is None:
-                raise InputError(f"output '{path}': unknown extension, use .parquet, .csv, .jsonl or -")
-            if not self.path.parent.exists():
-                raise InputError(f"output '{path}': folder '{self.path.parent}' does not exist")
         self.schema = arrow_schema(columns)
         self.rows_written = 0
         self._buffer: list[dict] = []
@@ -68,8 +81,7 @@ class FileSink:
         if self._parquet is not None:
             self._parquet.write_table(table)
         else:
-            self._handle.write(table.to_pandas().to_csv(
-                index=False, header=False, date_format="%Y-%m-%dT%H:%M:%SZ", lineterminator="\n"))
+            self._handle.write(csv_text(table))
 
     def close(self) -> None:
         """Finish writing and move the file into place."""

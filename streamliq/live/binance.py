@@ -1,0 +1,188 @@
+"""Binance USD-M market streams: stream names, and frames normalized into streamliq events.
+
+One normalizer per venue, one event shape after it (the tardis-node mapper style). The events
+are exactly those the Tardis source produces for `binance-futures`:
+
+- `forceOrder` -> liquidation: `side` from `o.S` (SELL = a long was liquidated), price `o.p`,
+  amount `o.z` (filled quantity), `ts` from `o.T`. Orders not FILLED are skipped (as tardis does),
+  and COIN-M orders on `!forceOrder@arr` (quantities in contracts, not coins) are skipped.
+- `markPriceUpdate` -> ticker: `mark_price` `p`, `index_price` `i`, `funding_rate` `r`, `ts` from `E`.
+- `aggTrade` -> trade: price `p`, amount `q`, taker side `sell` if `m` (buyer is maker) else `buy`.
+- `GET /fapi/v1/openInterest` body -> ticker carrying only `open_interest`, `ts` from `time`.
+
+Times in payloads are epoch milliseconds; events carry microseconds. Control replies
+(`{"result": null, "id": 1}`) are not market data and are ignored here. Anything malformed is
+counted by kind in a BadInputCounter and skipped: a live feed never dies on one bad frame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from ..badinput import BadInputCounter
+from ..events import BUY, SELL, UNKNOWN
+from .buffer import EventBuffer
+
+EXCHANGE = "binance-futures"  # the Tardis exchange id, so live and replay rows share their key
+LIQUIDATIONS, TICKER, TRADES = "liquidations", "ticker", "trades"
+CHANNELS = (LIQUIDATIONS, TICKER, TRADES)
+_COIN_M = re.compile(r"USD_(PERP|\d{6})$")
+_SIDES = {"SELL": SELL, "BUY": BUY}
+NAN = math.nan
+
+
+def symbol_streams(symbol: str, channels: tuple[str, ...]) -> list[str]:
+    """The stream names of one symbol (lower-case symbol part, as Binance requires)."""
+    s = symbol.lower()
+    names = {LIQUIDATIONS: f"{s}@forceOrder", TICKER: f"{s}@markPrice@1s", TRADES: f"{s}@aggTrade"}
+    return [names[channel] for channel in channels]
+
+
+def all_market_streams(channels: tuple[str, ...]) -> list[str]:
+    """The all-market stream names (there is no all-market aggTrade stream)."""
+    names = {LIQUIDATIONS: "!forceOrder@arr", TICKER: "!markPrice@arr@1s"}
+    return [names[channel] for channel in channels if channel in names]
+
+
+class _Bad(Exception):
+    """A frame or field that cannot be normalized: `kind` is what the counter groups by."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class BinanceNormalizer:
+    """Raw frames and REST bodies in, normalized events appended to an EventBuffer."""
+
+    def __init__(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> None:
+        self.buffer = buffer
+        self.symbols = symbols  # None: every USD-M symbol (all-market streams)
+        self.bad = bad
+        self.messages = 0
+
+    def frame(self, text: str, arrival: int) -> None:
+        """One websocket text frame received at `arrival` (µs)."""
+        self.messages += 1
+        try:
+            message = json.loads(text)
+        except (ValueError, TypeError):
+            self.bad.record("frame is not JSON", _sample(text))
+            return
+        try:
+            self._message(message, arrival)
+        except _Bad as exc:
+            self.bad.record(exc.kind, _sample(text))
+
+    def open_interest(self, text: str, arrival: int) -> None:
+        """A `GET /fapi/v1/openInterest` response body received at `arrival`."""
+        try:
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise _Bad("openInterest body is not an object")
+            symbol = self._symbol(body, "symbol", "openInterest")
+            if symbol is None:
+                return
+            ts = _millis(body, "time", "openInterest") * 1000
+            oi = _number(body, "openInterest", "openInterest", positive=False)
+        except ValueError:
+            self.bad.record("openInterest body is not JSON", _sample(text))
+            return
+        except _Bad as exc:
+            self.bad.record(exc.kind, _sample(text))
+            return
+        self.buffer.add("derivative_ticker", symbol, ts, arrival, NAN, NAN, NAN, NAN, oi)
+
+    def _message(self, message: object, arrival: int) -> None:
+        if isinstance(message, dict) and "stream" in message and "data" in message:
+            message = message["data"]
+        elif isinstance(message, dict) and ("result" in message or "code" in message) and "e" not in message:
+            return  # a control reply (SUBSCRIBE ack or error), handled by the connection
+        events = message if isinstance(message, list) else [message]
+        for event in events:
+            if not isinstance(event, dict):
+                raise _Bad("event is not an object")
+            kind = event.get("e")
+            if kind == "forceOrder":
+                self._force_order(event, arrival)
+            elif kind == "markPriceUpdate":
+                self._mark_price(event, arrival)
+            elif kind == "aggTrade":
+                self._agg_trade(event, arrival)
+            else:
+                raise _Bad(f"unknown event type {str(kind)[:40]!r}")
+
+    def _force_order(self, event: dict, arrival: int) -> None:
+        order = event.get("o")
+        if not isinstance(order, dict):
+            raise _Bad("forceOrder without an 'o' object")
+        if event.get("st") == 2 or order.get("st") == 2 or _COIN_M.search(str(order.get("s", ""))):
+            raise _Bad("COIN-M liquidation (quantities in contracts)")
+        symbol = self._symbol(order, "s", "forceOrder.o")
+        if symbol is None:
+            return
+        if order.get("X", "FILLED") != "FILLED":
+            raise _Bad("forceOrder not FILLED")
+        side = _SIDES.get(order.get("S"))
+        if side is None:
+            raise _Bad("bad side in forceOrder.o.S")
+        self.buffer.add("liquidations", symbol, _millis(order, "T", "forceOrder.o") * 1000, arrival, side,
+                        _number(order, "p", "forceOrder.o"), _number(order, "z", "forceOrder.o"))
+
+    def _mark_price(self, event: dict, arrival: int) -> None:
+        symbol = self._symbol(event, "s", "markPriceUpdate")
+        if symbol is None:
+            return
+        funding = _number(event, "r", "markPriceUpdate", positive=False) if event.get("r") != "" else NAN
+        self.buffer.add("derivative_ticker", symbol, _millis(event, "E", "markPriceUpdate") * 1000, arrival,
+                        _number(event, "p", "markPriceUpdate"), _number(event, "i", "markPriceUpdate"),
+                        NAN, funding, NAN)
+
+    def _agg_trade(self, event: dict, arrival: int) -> None:
+        symbol = self._symbol(event, "s", "aggTrade")
+        if symbol is None:
+            return
+        maker = event.get("m")
+        side = SELL if maker is True else BUY if maker is False else UNKNOWN
+        self.buffer.add("trades", symbol, _millis(event, "T", "aggTrade") * 1000, arrival, side,
+                        _number(event, "p", "aggTrade"), _number(event, "q", "aggTrade"))
+
+    def _symbol(self, obj: dict, key: str, where: str) -> str | None:
+        symbol = obj.get(key)
+        if not isinstance(symbol, str) or not symbol:
+            raise _Bad(f"missing symbol in {where}.{key}")
+        symbol = symbol.upper()
+        if self.symbols is not None and symbol not in self.symbols:
+            self.bad.record("symbol not subscribed", symbol)
+            return None
+        return symbol
+
+
+def _number(obj: dict, key: str, where: str, positive: bool = True) -> float:
+    value = obj.get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Bad(f"bad number in {where}.{key}") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise _Bad(f"bad number in {where}.{key}")
+    return number
+
+
+def _millis(obj: dict, key: str, where: str) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Bad(f"bad time in {where}.{key}")
+    try:
+        millis = int(value)
+    except ValueError:
+        raise _Bad(f"bad time in {where}.{key}") from None
+    if millis <= 0:
+        raise _Bad(f"bad time in {where}.{key}")
+    return millis
+
+
+def _sample(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,252 @@
+"""LiveDaemon: Binance websockets and REST into the engine, rows out as bars close on the wall clock.
+
+Everything that reaches the engine passes through `_apply` as a record (records.py): it is
+written to the recording first, then applied to the LiveCore. Bars close on clock ticks at
+`bar_end + lateness` of every frequency, whether or not any message arrived.
+
+Checkpoints (`--state`) hold the engine and the time of the last record; they are saved every
+`checkpoint_every_s` and on shutdown, after the output was synced, so a restart continues the
+rolling windows, emits the bars of the downtime with `gap = true`, and writes no row twice.
+After a hard kill the checkpoint is older than the output; `<state>.written` (the last bar_end
+written per frequency, replaced atomically after every write) lets the restarted daemon skip the
+rows it had already written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from ..checkpoint import load_state, save_state
+from ..engine import BarEngine
+from ..sinks.append import AppendingFileSink
+from .binance import LIQUIDATIONS, TICKER, TRADES, all_market_streams, symbol_streams
+from .connection import StreamConnection
+from .core import LiveCore
+from .pollers import OpenInterestPoller, usdm_perpetuals
+from .records import RecordWriter
+from .rest import RestClient
+from .settings import LiveSettings
+
+log = logging.getLogger("streamliq.live")
+FEED_INTERVAL_S = 0.5
+SHUTDOWN_GRACE_S = 3.0
+
+
+@dataclass
+class LiveStats:
+    """Counters of one daemon run (also what the summary line prints)."""
+
+    started: float = field(default_factory=time.time)
+    rows: int = 0
+    ticks: int = 0
+    close_delays_s: list[float] = field(default_factory=list)  # per row: emitted - (bar_end + lateness)
+
+    def delay_percentiles(self) -> tuple[float, float]:
+        """p50 and p99 of the bar-close delay in seconds (NaN before any row)."""
+        if not self.close_delays_s:
+            return float("nan"), float("nan")
+        p50, p99 = np.percentile(self.close_delays_s, [50, 99])
+        return float(p50), float(p99)
+
+
+class LiveDaemon:
+    """Runs until `stop()` (or SIGTERM/SIGINT when `handle_signals`), then checkpoints and exits."""
+
+    def __init__(self, settings: LiveSettings, sink: AppendingFileSink | None = None,
+                 on_rows: Callable[[list[dict]], None] | None = None, handle_signals: bool = True) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.on_rows = on_rows
+        self.handle_signals = handle_signals
+        self.stats = LiveStats()
+        self.recorder = RecordWriter(settings.record) if settings.record else None
+        self.connections: list[StreamConnection] = []
+        self.rest: RestClient | None = None
+        self._stop = asyncio.Event()
+        self._last_t = 0
+        self._written: dict[str, int] = _read_json(settings.state + ".written") if settings.state else {}
+        self.core: LiveCore | None = None
+
+    # -- time and records --------------------------------------------------------------------
+    def now(self) -> int:
+        """Local time in µs, never going backwards (arrival times must be monotonic)."""
+        self._last_t = max(self._last_t, time.time_ns() // 1000)
+        return self._last_t
+
+    def _apply(self, record: dict) -> None:
+        if self.recorder is not None:
+            self.recorder.write(record)
+        rows = self.core.apply(record)
+        if rows:
+            self._publish(rows)
+
+    def _publish(self, rows: list[dict]) -> None:
+        now_s = time.time()
+        lateness_s = self.settings.factors.lateness_us / 1e6
+        self.stats.close_delays_s += [now_s - row["bar_end"] / 1e6 - lateness_s for row in rows]
+        del self.stats.close_delays_s[:-100_000]
+        if self._written:
+            rows = [row for row in rows if row["bar_end"] > self._written.get(row["freq"], 0)]
+        if self.sink is not None:
+            self.sink.write(rows)
+        if self.settings.state and rows:
+            for row in rows:
+                self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
+            _write_json(self.settings.state + ".written", self._written)
+        self.stats.rows += len(rows)
+        if self.on_rows is not None:
+            self.on_rows(rows)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> LiveStats:
+        settings = self.settings
+        engine, down_since = self._restore()
+        self.core = LiveCore(engine, frozenset(settings.symbols) if settings.symbols else None)
+        self._apply({"t": self.now(), "k": "start", "symbols": list(settings.symbols) if settings.symbols else None})
+        loop = asyncio.get_running_loop()
+        if self.handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        session = aiohttp.ClientSession()
+        self.rest = RestClient(session, settings.rest_url)
+        self.connections = self._plan_connections()
+        tasks = [asyncio.create_task(c.run(down_since), name=c.name) for c in self.connections]
+        tasks.append(asyncio.create_task(self._clock(), name="clock"))
+        if settings.state:
+            tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
+        if TICKER in settings.channels and settings.oi_interval_s > 0:
+            tasks.append(asyncio.create_task(self._poll_open_interest(), name="open-interest"))
+        log.info("event=started connections=%d symbols=%s freqs=%s channels=%s", len(self.connections),
+                 len(settings.symbols) if settings.symbols else "all",
+                 ",".join(f.name for f in settings.factors.freqs), ",".join(settings.channels))
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(tasks, session)
+            if self.handle_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        return self.stats
+
+    def _restore(self) -> tuple[BarEngine, int]:
+        """The checkpointed engine and the time its feed was last seen, or a fresh engine from now."""
+        if self.settings.state:
+            loaded = load_state(self.settings.state, self.settings.factors)
+            if loaded is not None:
+                engine, notes = loaded
+                log.info("event=restored state=%s last_time_us=%d", self.settings.state, notes["last_time"])
+                return engine, notes["last_time"]
+        return BarEngine(self.settings.factors), self.now()
+
+    async def _shutdown(self, tasks: list[asyncio.Task], session: aiohttp.ClientSession) -> None:
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        if pending:
+            log.warning("event=shutdown_slow tasks=%s", ",".join(t.get_name() for t in pending))
+        await session.close()
+        self._apply({"t": self.now(), "k": "tick"})
+        self._checkpoint()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.sink is not None:
+            self.sink.close()
+        p50, p99 = self.stats.delay_percentiles()
+        log.info("event=stopped rows=%d messages=%d duplicates=%d bad_input=%d reconnects=%d "
+                 "delay_p50_s=%.3f delay_p99_s=%.3f", self.stats.rows, self.core.normalizer.messages,
+                 self.core.duplicates, self.core.bad.total, sum(c.stats.reconnects for c in self.connections),
+                 p50, p99)
+
+    def _checkpoint(self) -> None:
+        if self.sink is not None and hasattr(self.sink, "sync"):
+            self.sink.sync()
+        if self.recorder is not None:
+            self.recorder.flush()
+        if self.settings.state:
+            save_state(self.settings.state, self.core.engine, {"last_time": self.core.last_time})
+
+    # -- tasks ------------------------------------------------------------------------------
+    def _plan_connections(self) -> list[StreamConnection]:
+        """Streams spread over connections, all of one symbol's streams on the same connection."""
+        settings = self.settings
+
+        def make(name: str, streams: list[str], symbols: frozenset[str] | None) -> StreamConnection:
+            return StreamConnection(name, settings.ws_url, streams, symbols, self._apply, self.now,
+                                    rotate_after=settings.rotate_after_s)
+
+        if settings.symbols is None:
+            return [make("all", all_market_streams(settings.channels), None)]
+        live_channels = tuple(c for c in settings.channels if c in (LIQUIDATIONS, TICKER, TRADES))
+        per_connection = max(1, settings.streams_per_connection // len(live_channels))
+        plans = []
+        for n, start in enumerate(range(0, len(settings.symbols), per_connection)):
+            chunk = settings.symbols[start:start + per_connection]
+            streams = [name for s in chunk for name in symbol_streams(s, live_channels)]
+            plans.append(make(f"c{n}", streams, frozenset(chunk)))
+        return plans
+
+    async def _clock(self) -> None:
+        """Tick at every `bar_end + lateness` of any frequency; feed buffered events in between."""
+        widths = [f.us for f in self.settings.factors.freqs]
+        lateness = self.settings.factors.lateness_us
+        while True:
+            now = time.time_ns() // 1000
+            due = min(((now - lateness) // w + 1) * w + lateness for w in widths)
+            await asyncio.sleep(min(FEED_INTERVAL_S, (due - now) / 1e6))
+            if time.time_ns() // 1000 >= due:
+                self.stats.ticks += 1
+                self._apply({"t": self.now(), "k": "tick"})
+            else:
+                self.core.feed()
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_every_s)
+            self._checkpoint()
+
+    async def _poll_open_interest(self) -> None:
+        symbols = list(self.settings.symbols) if self.settings.symbols else await usdm_perpetuals(self.rest)
+        poller = OpenInterestPoller(self.rest, symbols, self.settings.oi_interval_s, self._apply, self.now)
+        await poller.run()
+
+    def health(self) -> dict:
+        """Feed status per connection and the daemon's counters."""
+        return {
+            "connections": {c.name: {"state": c.stats.state, "reconnects": c.stats.reconnects,
+                                     "rotations": c.stats.rotations, "frames": c.stats.frames,
+                                     "last_error": c.stats.last_error} for c in self.connections},
+            "rows": self.stats.rows,
+            "messages": self.core.normalizer.messages if self.core else 0,
+            "bad_input": dict(self.core.bad.counts) if self.core else {},
+        }
+
+
+
+def _read_json(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        log.warning("event=written_marks_unreadable path=%s", path)
+        return {}
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    Path(tmp).write_text(json.dumps(data))
+    os.replace(tmp, path)

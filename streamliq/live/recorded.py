@@ -1,0 +1,26 @@
+"""`streamliq replay --recorded DIR`: a live recording through the same core as the live run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..config import FactorConfig
+from ..engine import BarEngine
+from .core import LiveCore
+from .records import read_records
+
+
+class RecordedReplay:
+    """Iterate over the rows a recording produces; they equal the rows the live run emitted
+    (given the same factor parameters): the same records, applied to the same core."""
+
+    def __init__(self, directory: str | Path, config: FactorConfig) -> None:
+        self.directory = directory
+        self.core = LiveCore(BarEngine(config))
+        self.records = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        for record in read_records(self.directory):
+            self.records += 1
+            yield from self.core.apply(record)

@@ -1,0 +1,318 @@
+"""The live daemon in-process against the fake Binance (tests/fake_binance.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from itertools import pairwise
+
+import pytest
+from fake_binance import FakeBinance
+
+from streamliq.live.daemon import LiveDaemon
+from streamliq.live.recorded import RecordedReplay
+from streamliq.live.settings import LiveSettings, resolve
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+STREAMS = ("btcusdt@forceOrder", "btcusdt@markPrice@1s", "ethusdt@forceOrder", "ethusdt@markPrice@1s")
+
+
+@pytest.fixture
+def fake():
+    with FakeBinance(SYMBOLS) as fake:
+        yield fake
+
+
+def live_settings(fake: FakeBinance, tmp_path, **overrides) -> LiveSettings:
+    values = {"symbols": ",".join(SYMBOLS), "freq": "1s", "lateness": "300ms", "z_windows": "3",
+              "pct_windows": "3", "mining_windows": "3", "bucket_hours": "0.01", "ws_url": fake.ws_url,
+              "rest_url": fake.rest_url, "record": str(tmp_path / "rec"), "out": None, "oi_interval": "0.5s",
+              **overrides}
+    return resolve(values, None)
+
+
+def run_live(settings: LiveSettings, script) -> tuple[LiveDaemon, list[dict]]:
+    """Run the daemon while `script(daemon)` (a coroutine function) plays; return the rows it emitted."""
+    rows: list[dict] = []
+
+    async def main() -> LiveDaemon:
+        daemon = LiveDaemon(settings, on_rows=rows.extend, handle_signals=False)
+        task = asyncio.create_task(daemon.run())
+        try:
+            await script(daemon)
+        finally:
+            daemon.stop()
+            await asyncio.wait_for(task, 10)
+        return daemon
+
+    return asyncio.run(main()), rows
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def trade_for(fake: FakeBinance, seconds: float, symbols=SYMBOLS, step: float = 0.1) -> int:
+    """Push liquidations and mark prices of `symbols` for `seconds`, like a busy market; return
+    the number of events pushed."""
+    end = time.monotonic() + seconds
+    i = events = 0
+    while time.monotonic() < end:
+        i += 1
+        for n, symbol in enumerate(symbols):
+            t = now_ms()
+            if i % 3 == n % 3:
+                await asyncio.to_thread(fake.push_force_order, symbol, "SELL" if i % 2 else "BUY",
+                                        100 + i % 7 + n, 0.5 + (i % 5) / 10, t)
+                events += 1
+            await asyncio.to_thread(fake.push_mark_price, symbol, 100 + (i % 11) / 10 + n, 100.05 + n,
+                                    0.0001, t + 3_600_000, t)
+            events += 1
+        await asyncio.sleep(step)
+    return events
+
+
+async def subscribed(fake: FakeBinance, *streams: str) -> None:
+    await asyncio.to_thread(fake.wait_until_subscribed, *(streams or STREAMS), timeout=5)
+
+
+def keys(rows: list[dict]) -> list[tuple]:
+    return [(r["symbol"], r["freq"], r["bar_start"]) for r in rows]
+
+
+def test_live_rows_equal_the_replay_of_the_recording(fake, tmp_path):
+    settings = live_settings(fake, tmp_path, freq="1s,2s")
+
+    async def script(daemon):
+        await subscribed(fake)
+        await trade_for(fake, 3.5)
+
+    daemon, rows = run_live(settings, script)
+    assert {(r["symbol"], r["freq"]) for r in rows} == {(s, f) for s in SYMBOLS for f in ("1s", "2s")}
+    assert len(set(keys(rows))) == len(rows)
+    assert sum(r["all_count"] for r in rows) > 5 and any(r["close"] == r["close"] for r in rows)
+    assert any(r["open_interest"] == 100000.0 for r in rows)  # the REST poller fed open interest
+    replayed = list(RecordedReplay(tmp_path / "rec", settings.factors))
+    assert keys(replayed) == keys(rows)
+    assert replayed == rows or all(_same(a, b) for a, b in zip(replayed, rows, strict=True))
+    assert daemon.core.bad.total == 0
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(x == y or (x != x and y != y) for x, y in zip(a.values(), b.values(), strict=True))
+
+
+def test_dropped_connection_reconnects_and_marks_gap_on_exactly_the_affected_bars(fake, tmp_path):
+    settings = live_settings(fake, tmp_path)
+    marks: dict[str, int] = {}
+
+    async def script(daemon):
+        await subscribed(fake)
+        await trade_for(fake, 2.2)
+        await asyncio.to_thread(fake.drop_connections)
+        await subscribed(fake)
+        await trade_for(fake, 2.5)
+
+    daemon, rows = run_live(settings, script)
+    records = [r for r in _records(tmp_path / "rec") if r["k"] in ("down", "up")]
+    # startup outage, then the drop: down at the drop, up once re-subscribed
+    assert [r["k"] for r in records] == ["down", "up", "down", "up"]
+    assert daemon.connections[0].stats.reconnects == 1
+    assert len(fake.connections()) == 2
+    start, end = records[2]["since"], records[3]["t"]
+    first_up = records[1]["t"]
+    for row in rows:
+        overlaps = row["bar_start"] < end and row["bar_end"] > start
+        before_start = row["bar_start"] < first_up
+        assert row["gap"] == (overlaps or before_start), (row["bar_start"], start, end, marks)
+    assert sum(r["gap"] for r in rows) >= 2 and not all(r["gap"] for r in rows)
+
+
+def test_garbage_frames_unknown_symbols_and_http_429_are_survived(fake, tmp_path):
+    settings = live_settings(fake, tmp_path, oi_interval="0.2s")
+
+    async def script(daemon):
+        await subscribed(fake)
+        await asyncio.to_thread(fake.fail_next, 1, 429, 1, "/fapi/v1/openInterest")
+        await asyncio.to_thread(fake.push_raw, None, "garbage{")
+        await asyncio.to_thread(fake.push_raw, None, '{"stream":"x","data":{"e":"somethingNew"}}')
+        await asyncio.to_thread(fake.push_raw, None, '{"stream":"dogeusdt@forceOrder","data":'
+                                '{"e":"forceOrder","E":1,"o":{"s":"DOGEUSDT","S":"SELL","p":"1","z":"1",'
+                                '"X":"FILLED","T":1}}}')
+        await trade_for(fake, 2.5)
+
+    daemon, rows = run_live(settings, script)
+    bad = dict(daemon.core.bad.counts)
+    assert bad == {"frame is not JSON": 1, "unknown event type 'somethingNew'": 1, "symbol not subscribed": 1}
+    assert rows and sum(r["all_count"] for r in rows) > 3
+    requests = fake.requests("/fapi/v1/openInterest")
+    refused = [r for r in requests if r.status == 429]
+    assert len(refused) == 1
+    after = [r for r in requests if r.at > refused[0].at]
+    assert after and after[0].at - refused[0].at >= 1.0  # Retry-After honoured
+    assert daemon.rest.stats.refused == 1
+
+
+def test_rotation_before_the_cut_off_is_make_before_break(fake, tmp_path):
+    settings = live_settings(fake, tmp_path, rotate_after="1.2s", oi_interval="0")
+    pushed = []
+
+    async def script(daemon):
+        await subscribed(fake)
+        pushed.append(await trade_for(fake, 4.0))
+
+    daemon, rows = run_live(settings, script)
+    assert daemon.core.engine.events == pushed[0]  # every event once, though sockets overlapped
+    assert daemon.core.duplicates > 0
+    assert daemon.connections[0].stats.rotations >= 2
+    assert daemon.connections[0].stats.reconnects == 0
+    first_up = next(r["t"] for r in _records(tmp_path / "rec") if r["k"] == "up")
+    assert [r["k"] for r in _records(tmp_path / "rec") if r["k"] in ("down", "up")] == ["down", "up"]
+    assert not any(r["gap"] for r in rows if r["bar_start"] >= first_up)
+    replayed = list(RecordedReplay(tmp_path / "rec", settings.factors))
+    assert keys(replayed) == keys(rows)
+
+
+def _records(folder):
+    from streamliq.live.records import read_records
+    return list(read_records(folder))
+
+
+class Market:
+    """Pushes liquidations and mark prices from a background thread until stopped."""
+
+    def __init__(self, fake: FakeBinance) -> None:
+        import threading
+        self.fake = fake
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Market:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        i = 0
+        while not self.stopped.wait(0.1):
+            i += 1
+            for n, symbol in enumerate(SYMBOLS):
+                t = now_ms()
+                if i % 3 == n:
+                    self.fake.push_force_order(symbol, "SELL" if i % 2 else "BUY", 100 + i % 7, 0.5 + i % 5, t)
+                self.fake.push_mark_price(symbol, 100 + (i % 11) / 10, 100.05, 0.0001, t + 3_600_000, t)
+
+
+def _start_daemon(fake: FakeBinance, tmp_path, extra: list[str]):
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "streamliq.cli", "run", "--symbols", ",".join(SYMBOLS), "--freq", "1s",
+            "--lateness", "300ms", "--z-windows", "3", "--pct-windows", "3", "--mining-windows", "3",
+            "--ws-url", fake.ws_url, "--rest-url", fake.rest_url, "--oi-interval", "0.5s",
+            "--state", str(tmp_path / "state"), "--record", str(tmp_path / "rec"),
+            "--out", str(tmp_path / "out.jsonl"), *extra]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    return process
+
+
+def _terminate(process) -> tuple[float, str]:
+    import signal
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    return time.monotonic() - started, stderr
+
+
+def test_sigterm_then_restart_writes_every_row_once_and_the_recording_reproduces_them(fake, tmp_path):
+    import json
+
+    from streamliq.cli import main
+    with Market(fake):
+        first = _start_daemon(fake, tmp_path, [])
+        fake.wait_until_subscribed(*STREAMS, timeout=10)
+        time.sleep(2.5)
+        seconds, stderr = _terminate(first)
+        assert first.returncode == 0, stderr
+        assert seconds < 5, seconds
+        assert "event=started" in stderr and "streamliq run:" in stderr
+        time.sleep(1.5)  # downtime
+        second = _start_daemon(fake, tmp_path, [])
+        time.sleep(0.5)
+        fake.wait_until_subscribed(*STREAMS, timeout=10)
+        time.sleep(2.5)
+        seconds, stderr = _terminate(second)
+        assert second.returncode == 0 and seconds < 5, stderr
+        assert "event=restored" in stderr
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) >= 2 * 6
+    assert len({(r["symbol"], r["bar_start"]) for r in rows}) == len(rows)  # nothing written twice
+    for symbol in SYMBOLS:
+        starts = sorted(r["bar_start"] for r in rows if r["symbol"] == symbol)
+        assert len(starts) >= 6
+        seconds_of = [int(time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))) for s in starts]
+        assert seconds_of == list(range(seconds_of[0], seconds_of[0] + len(starts)))  # nothing skipped
+    downtime = [r for r in rows if r["gap"] and r["n_events"] == 0]
+    assert len(downtime) >= 2  # the bars that fell in the downtime: emitted, empty, gap = true
+    assert main(["replay", "--recorded", str(tmp_path / "rec"), "--freq", "1s", "--lateness", "300ms",
+                 "--z-windows", "3", "--pct-windows", "3", "--mining-windows", "3", "--quiet",
+                 "--out", str(tmp_path / "replayed.jsonl")]) == 0
+    assert (tmp_path / "replayed.jsonl").read_text().splitlines() == lines  # byte for byte
+
+
+def test_all_symbols_uses_the_all_market_streams_and_polls_exchange_info_symbols(fake, tmp_path):
+    settings = live_settings(fake, tmp_path, symbols=None, all_symbols=True)
+
+    async def script(daemon):
+        await subscribed(fake, "!forceOrder@arr", "!markPrice@arr@1s")
+        await trade_for(fake, 2.0)
+
+    daemon, rows = run_live(settings, script)
+    assert [c.streams for c in daemon.connections] == [["!forceOrder@arr", "!markPrice@arr@1s"]]
+    assert {r["symbol"] for r in rows} == set(SYMBOLS)
+    assert fake.requests("/fapi/v1/exchangeInfo")
+    assert {r.query["symbol"] for r in fake.requests("/fapi/v1/openInterest")} == set(SYMBOLS)
+
+
+def test_after_a_hard_kill_the_restart_skips_rows_already_written(fake, tmp_path):
+    import json
+    import signal
+    with Market(fake):
+        first = _start_daemon(fake, tmp_path, ["--checkpoint-every", "1s"])
+        fake.wait_until_subscribed(*STREAMS, timeout=10)
+        time.sleep(2.7)
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=10)
+        written_before = len((tmp_path / "out.jsonl").read_text().splitlines())
+        second = _start_daemon(fake, tmp_path, ["--checkpoint-every", "1s"])
+        time.sleep(0.5)
+        fake.wait_until_subscribed(*STREAMS, timeout=10)
+        time.sleep(2.0)
+        _, stderr = _terminate(second)
+        assert second.returncode == 0, stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) > written_before > 0
+    assert len({(r["symbol"], r["bar_start"]) for r in rows}) == len(rows)
+
+
+def test_many_streams_are_spread_and_subscribed_under_the_message_limit(tmp_path):
+    symbols = [f"S{i:03d}USDT" for i in range(150)]
+    with FakeBinance(symbols, max_streams=200) as fake:
+        settings = resolve({"symbols": ",".join(symbols), "channels": "liquidations,ticker,trades", "freq": "1s",
+                            "ws_url": fake.ws_url, "rest_url": fake.rest_url, "oi_interval": "0", "out": None},
+                           None)
+
+        async def script(daemon):
+            await asyncio.to_thread(fake.wait_until_subscribed, *(f"{s.lower()}@aggTrade" for s in symbols),
+                                    timeout=10)
+
+        run_live(settings, script)
+        connections = fake.connections()
+    assert [len(c.streams) for c in connections] == [198, 198, 54]
+    assert all(c.path.startswith("/market/stream") and c.close_code in (None, 1000) for c in connections)
+    for c in connections:
+        times = [t for t, _ in c.received]
+        assert all(b - a >= 0.2 for a, b in pairwise(times))  # paced SUBSCRIBE requests
