@@ -127,15 +127,20 @@ def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path):
         ["15m", "2025-10-02 01:00:00+00:00", "1"]]
 
 
+def _break_price(path: Path, line: int) -> None:
+    """Put the bad number `12x` into the price field of `line` (1 = the header)."""
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    fields = lines[line - 1].split(",")
+    fields[LIQ_COLUMNS.index("price")] = "12x"
+    lines[line - 1] = ",".join(fields)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
 def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, tmp_path, capsys):
     folder = tmp_path / "data"
     shutil.copytree(data, folder)
     broken = folder / f"{EXCHANGE}_trades_2025-10-01_BTCUSDT.csv.gz"
-    lines = gzip.decompress(broken.read_bytes()).decode().splitlines()
-    fields = lines[4].split(",")
-    fields[LIQ_COLUMNS.index("price")] = "12x"
-    lines[4] = ",".join(fields)
-    broken.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    _break_price(broken, 5)
     out = tmp_path / "factors"
     code = main(["replay", "--data-dir", str(folder), "--scheduler", scheduler, "--retries", "1",
                  "--out", str(out), "--quiet"])
@@ -148,6 +153,24 @@ def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, t
     expected = _single(data, tmp_path / "single.parquet", "--symbols", ",".join(others))
     assert_rows_equal(_dataset(out), expected, exact=True)
     assert json.loads((out / MARKER).read_text())["failed"] == [f"BTCUSDT ({EXCHANGE})"]
+
+
+def test_skipped_bad_rows_are_counted_as_in_a_single_replay(data, scheduler, tmp_path, capsys):
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    _break_price(folder / f"{EXCHANGE}_trades_2025-10-01_BTCUSDT.csv.gz", 5)
+    _break_price(folder / f"{EXCHANGE}_liquidations_2025-10-01_PERPETUALS.csv.gz", 7)
+    single = tmp_path / "single.parquet"
+    assert main(["replay", "--data-dir", str(folder), "--skip-bad-rows", "--out", str(single)]) == 0
+    expected_err = capsys.readouterr().err
+    out = tmp_path / "factors"
+    assert main(["replay", "--data-dir", str(folder), "--skip-bad-rows", "--scheduler", scheduler,
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert_rows_equal(_dataset(out), pd.read_parquet(single), exact=True)
+    skipped = [line for line in expected_err.splitlines() if line.startswith("skipped ")]
+    assert skipped == ["skipped 2 bad rows: 2 price: not a number"]
+    assert skipped[0] in err.splitlines()
 
 
 def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, monkeypatch):

@@ -52,7 +52,8 @@ class PartitionWriter:
             sink = self.sinks.get(freq)
             if sink is None:
                 folder = partition_dir(self.root, freq, self.symbol)
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.parent.mkdir(exist_ok=True)  # not the root: a task left over from a stopped run fails
+                folder.mkdir(exist_ok=True)
                 sink = self.sinks[freq] = FileSink(folder / self.name, self.columns)
             sink.write(part)
         self.rows += len(rows)

@@ -82,6 +82,7 @@ class PartitionedReplay:
         self.plans: list[SymbolPlan] = []
         self.failures: list[Failure] = []
         self._token = uuid.uuid4().hex[:8]
+        self._futures: list[Future] = []  # to cancel when the run stops
 
     def run(self, client: Client) -> None:
         """Run every task; failed symbols end up in `failures`, the others in the dataset."""
@@ -92,6 +93,7 @@ class PartitionedReplay:
             self._finish(client, runs, summaries)
             self.folder.commit(self._description())
         except BaseException:
+            client.cancel(self._futures)
             self.folder.abort()
             raise
 
@@ -152,6 +154,7 @@ class PartitionedReplay:
                                   self.config, str(self.folder.tmp), self.skip_bad_rows, end,
                                   floors_needed(summary, floors))
             pending[future] = (plan, summary)
+        self._futures = list(pending)  # the finish tasks hold the engines now; let the rest go
         for future in as_completed(pending):
             plan, summary = pending[future]
             if future.status == "error":
@@ -165,7 +168,9 @@ class PartitionedReplay:
 
     # -- helpers ----------------------------------------------------------------------------
     def _submit(self, client: Client, name: str, function: Callable, *args) -> Future:
-        return client.submit(function, *args, key=f"streamliq-{name}-{self._token}", retries=self.retries)
+        future = client.submit(function, *args, key=f"streamliq-{name}-{self._token}", retries=self.retries)
+        self._futures.append(future)
+        return future
 
     def _fail(self, plan: SymbolPlan, error: BaseException) -> None:
         self.failures.append(Failure(plan.name, error))
