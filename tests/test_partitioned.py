@@ -102,7 +102,7 @@ def test_scheduler_address_and_a_rerun_into_the_same_folder(data, scheduler, tmp
     assert_rows_equal(_dataset(out), expected, exact=True)
 
 
-def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path):
+def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys):
     """AAAUSDT's file of day 1 holds an arrival of day 2 at 01:00, so BBBUSDT's 00:15:01 arrival
     on day 2 sees a watermark of 01:00 and is late for its 15m bar: in both replays."""
     day2 = T0 + DAY
@@ -116,10 +116,15 @@ def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path):
         "local_timestamp": [day2 + 15 * MINUTE + SECOND, day2 + 70 * MINUTE + 1000]})
     _write(tmp_path / f"{EXCHANGE}_trades_2025-10-01_AAAUSDT.csv.gz", trades, TRADE_COLUMNS)
     _write(tmp_path / f"{EXCHANGE}_liquidations_2025-10-02_BBBUSDT.csv.gz", liquidations, LIQ_COLUMNS)
-    expected = _single(tmp_path, tmp_path / "single.parquet", "--freq", "15m,1h")
+    single = tmp_path / "single.parquet"
+    assert main(["replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--out", str(single)]) == 0
+    expected_err = capsys.readouterr().err
+    expected = pd.read_parquet(single)
     out = tmp_path / "factors"
     assert main(["replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--scheduler", scheduler,
-                 "--out", str(out), "--quiet"]) == 0
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "late events 1 (15m), 0 (1h);" in expected_err and "late events 1 (15m), 0 (1h);" in err
     actual = _dataset(out)
     assert_rows_equal(actual, expected, exact=True)
     late = actual[(actual["symbol"] == "BBBUSDT") & (actual["late_events"] > 0)]

@@ -161,7 +161,10 @@ class PartitionedReplay:
                 self._fail(plan, future.exception())
                 self.stats.rows -= summary.rows
                 continue
-            self.stats.rows += future.result().rows - summary.rows
+            final = future.result()  # differs from `summary` when the symbol was replayed again
+            self.stats.rows += final.rows - summary.rows
+            for freq, count in final.late_events.items():
+                self.stats.late_events[freq] += count - summary.late_events[freq]
             self.stats.symbols.add(plan.instrument)
             if self.on_progress:
                 self.on_progress(self.stats)
