@@ -1,10 +1,17 @@
-"""`streamliq replay --workers N / --scheduler ADDRESS`: the single-process rows, from Dask tasks."""
+"""`streamliq replay --workers N / --scheduler ADDRESS`: the single-process rows, from Dask tasks.
+
+Everything that talks to Dask runs in child processes (the command line, the cluster): a Dask
+client leaves threads behind in its process, which other tests count.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +22,6 @@ from conftest import DAY, EXCHANGE, LIQ_COLUMNS, T0, assert_rows_equal, make_eve
 
 from streamliq.badinput import BadInputCounter
 from streamliq.cli import main
-from streamliq.partitioned import run as partitioned_run
 from streamliq.partitioned import split
 from streamliq.partitioned.command import SymbolProgress
 from streamliq.partitioned.dataset import MARKER
@@ -23,20 +29,41 @@ from streamliq.sources.discovery import discover
 from streamliq.sources.tardis import TardisFileReader
 from streamliq.tardis_replay import ReplayStats
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 SYMBOLS = ("ETHUSDT", "BTCUSDT", "SOLUSDT", "XRPUSDT")
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
 TRADE_COLUMNS = LIQ_COLUMNS
+CONSOLE_SCRIPT = Path(sys.executable).with_name("streamliq")
+COMMAND = [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "streamliq.cli"]
+CLUSTER = """
+import sys
+from distributed import LocalCluster
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.read()
+"""
 
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """A 2-worker, 1-thread-each LocalCluster shared by the tests of this module."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
+    """A 2-worker, 1-thread-each LocalCluster (in a child process) shared by this module's tests."""
+    proc = subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        yield address
+    finally:
+        proc.stdin.close()  # the cluster closes when its stdin does
+        proc.wait(timeout=30)
+
+
+def cli(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    """`streamliq ARGV` in a child process."""
+    return subprocess.run([*COMMAND, *argv], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **env})
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +97,13 @@ def _dataset(path: Path) -> pd.DataFrame:
     return frame.astype({"freq": str, "symbol": str})
 
 
-def test_two_local_workers_give_the_single_process_rows(data, tmp_path, capsys):
+def test_two_local_workers_give_the_single_process_rows(data, tmp_path):
     expected = _single(data, tmp_path / "single.parquet", "--freq", "15m,1h")
     out = tmp_path / "factors"
-    code = main(["replay", "--data-dir", str(data), "--freq", "15m,1h", "--all-symbols", "--workers", "2",
-                 "--out", str(out)])
-    err = capsys.readouterr().err
-    assert code == 0, err
+    proc = cli("replay", "--data-dir", str(data), "--freq", "15m,1h", "--all-symbols", "--workers", "2",
+               "--out", str(out))
+    err = proc.stderr
+    assert proc.returncode == 0, err
     assert_rows_equal(_dataset(out), expected, exact=True)
     assert f"for {len(SYMBOLS)} symbols" in err and f"-> {out}" in err
     # hive layout: freq=F/symbol=S folders, partition values not repeated inside the files
@@ -97,8 +124,9 @@ def test_scheduler_address_and_a_rerun_into_the_same_folder(data, scheduler, tmp
     expected = _single(data, tmp_path / "single.parquet", "--symbols", "ETHUSDT,SOLUSDT")
     out = tmp_path / "factors"
     for _ in range(2):  # the second run replaces the first dataset
-        assert main(["replay", "--data-dir", str(data), "--symbols", "ETHUSDT,SOLUSDT", "--scheduler", scheduler,
-                     "--out", str(out), "--quiet"]) == 0
+        proc = cli("replay", "--data-dir", str(data), "--symbols", "ETHUSDT,SOLUSDT", "--scheduler", scheduler,
+                   "--out", str(out), "--quiet")
+        assert proc.returncode == 0, proc.stderr
     assert_rows_equal(_dataset(out), expected, exact=True)
 
 
@@ -121,10 +149,9 @@ def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys
     expected_err = capsys.readouterr().err
     expected = pd.read_parquet(single)
     out = tmp_path / "factors"
-    assert main(["replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--scheduler", scheduler,
-                 "--out", str(out)]) == 0
-    err = capsys.readouterr().err
-    assert "late events 1 (15m), 0 (1h);" in expected_err and "late events 1 (15m), 0 (1h);" in err
+    proc = cli("replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--scheduler", scheduler, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "late events 1 (15m), 0 (1h);" in expected_err and "late events 1 (15m), 0 (1h);" in proc.stderr
     actual = _dataset(out)
     assert_rows_equal(actual, expected, exact=True)
     late = actual[(actual["symbol"] == "BBBUSDT") & (actual["late_events"] > 0)]
@@ -141,16 +168,16 @@ def _break_price(path: Path, line: int) -> None:
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
-def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, tmp_path, capsys):
+def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(data, folder)
     broken = folder / f"{EXCHANGE}_trades_2025-10-01_BTCUSDT.csv.gz"
     _break_price(broken, 5)
     out = tmp_path / "factors"
-    code = main(["replay", "--data-dir", str(folder), "--scheduler", scheduler, "--retries", "1",
-                 "--out", str(out), "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 3
+    proc = cli("replay", "--data-dir", str(folder), "--scheduler", scheduler, "--retries", "1", "--out", str(out),
+               "--quiet")
+    err = proc.stderr
+    assert proc.returncode == 3, err
     assert (f"streamliq replay: symbol BTCUSDT ({EXCHANGE}): InputError: {broken}:5: field 'price': "
             "not a number (got '12x') (failed 2 times)") in err
     assert f"1 symbol(s) failed: BTCUSDT ({EXCHANGE}); the other symbols were written" in err
@@ -169,9 +196,9 @@ def test_skipped_bad_rows_are_counted_as_in_a_single_replay(data, scheduler, tmp
     assert main(["replay", "--data-dir", str(folder), "--skip-bad-rows", "--out", str(single)]) == 0
     expected_err = capsys.readouterr().err
     out = tmp_path / "factors"
-    assert main(["replay", "--data-dir", str(folder), "--skip-bad-rows", "--scheduler", scheduler,
-                 "--out", str(out)]) == 0
-    err = capsys.readouterr().err
+    proc = cli("replay", "--data-dir", str(folder), "--skip-bad-rows", "--scheduler", scheduler, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
     assert_rows_equal(_dataset(out), pd.read_parquet(single), exact=True)
     skipped = [line for line in expected_err.splitlines() if line.startswith("skipped ")]
     assert skipped == ["skipped 2 bad rows: 2 price: not a number"]
@@ -200,14 +227,20 @@ def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--workers", "2", "--out", "rows.csv"], "a partitioned replay writes a Parquet dataset, so --out names a folder"),
     (["--workers", "0"], "--workers must be a whole number >= 1 (got 0)"),
-    (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:1: "),
     (["--workers", "2", "--recorded", "rec"], "--scheduler/--workers replay Tardis files, not a --recorded folder"),
 ])
 def test_bad_cluster_options_exit_2(data, tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(partitioned_run, "CONNECT_TIMEOUT", "0.2s")
-    assert main(["replay", "--data-dir", str(data), *argv]) == 2
+    assert main(["replay", "--data-dir", str(data), *argv]) == 2  # stops before any Dask object exists
     assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_scheduler_exits_2(data, tmp_path):
+    proc = cli("replay", "--data-dir", str(data), "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "f"),
+               DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="0.2s")
+    assert proc.returncode == 2
+    assert "streamliq: error: cannot reach the Dask scheduler at tcp://127.0.0.1:1: " in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -22,9 +22,6 @@ from .worker import SymbolSummary, day_floors, finish_symbol, floors_needed, run
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-CONNECT_TIMEOUT = "10s"
-
-
 @dataclass(frozen=True)
 class Failure:
     """A symbol whose task still failed after its retries."""
@@ -47,7 +44,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     logging.getLogger("distributed").setLevel(level)
     if scheduler:
         try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = Client(scheduler)  # timeout: Dask's distributed.comm.timeouts.connect (30 s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
