@@ -117,12 +117,19 @@ class BarEngine:
         self.outages.forget_before(self.watermark - self.config.lateness_us - widest)
         return _in_output_order(out)
 
-    def flush(self) -> list[dict]:
-        """End of a finite replay: close every instrument through the last bar holding an event."""
+    def flush(self, through: dict[str, int] | None = None) -> list[dict]:
+        """End of a finite replay: close every instrument through the last bar holding an event.
+
+        `through` (a bar index per frequency name) closes through a later bar: a replay split
+        into parts closes each part through the last bar of the whole run.
+        """
         out = []
         for book in self.books:
-            if book.last_event_bar is not None:
-                out += self._close_through(book, book.last_event_bar)
+            last = book.last_event_bar
+            if through and book.freq.name in through:
+                last = _max(last, through[book.freq.name])
+            if last is not None:
+                out += self._close_through(book, last)
         return _in_output_order(out)
 
     def _close_through(self, book: _FreqBook, last: int) -> list[tuple]:

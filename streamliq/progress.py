@@ -31,14 +31,17 @@ class ProgressBar:
         eta = elapsed * (1 - share) / share if share > 0 else float("nan")
         width = 24
         filled = round(width * share)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%}  {stats.events:,} events  "
-                f"{stats.events / elapsed:,.0f} ev/s  {stats.rows:,} rows  ETA {_clock(eta)}")
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%}  {self.describe(stats)}  ETA {_clock(eta)}"
         if self.tty:
             self.stream.write("\r" + line)
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
         self.shown = True
+
+    def describe(self, stats: ReplayStats) -> str:
+        """The counts shown between the bar and the ETA."""
+        return f"{stats.events:,} events  {stats.events / max(stats.seconds, 1e-9):,.0f} ev/s  {stats.rows:,} rows"
 
     def done(self) -> None:
         """End the in-place line."""

@@ -13,7 +13,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Which Tardis files a replay reads, and what it does with malformed rows."""
     p.add_argument("--data-dir", default="replay_data", help="folder searched recursively (default: %(default)s)")
     p.add_argument("--exchange", help="Tardis exchange id, e.g. binance-futures")
-    p.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default: all)")
+    which.add_argument("--all-symbols", action="store_true", help="every symbol found (the default, stated)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first file date, YYYY-MM-DD (inclusive)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last file date, YYYY-MM-DD (inclusive)")
     p.add_argument("--metrics-dir", metavar="DIR",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from ..config import FactorConfig
+from ..errors import InputError
 from ..live.recorded import RecordedReplay
+from ..partitioned import command as partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from ..tardis_replay import ReplayStats
@@ -21,26 +24,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_replay_arguments(p)
     p.add_argument("--recorded", metavar="DIR",
                    help="replay a `streamliq run --record` folder instead of Tardis files")
-    p.add_argument("--out", default="factors.parquet",
-                   help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: %(default)s)")
+    p.add_argument("--out", help="output: .parquet, .csv, .jsonl, or - for JSON lines on stdout (default: "
+                                 "factors.parquet); with --scheduler/--workers a dataset folder (default: factors)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    partitioned.add_cluster_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay the files the arguments select and write their rows to `--out`."""
     config = factor_config(args)
+    distributed = partitioned.wanted(args)
+    args.out = args.out or ("factors" if distributed else "factors.parquet")
     if args.recorded:
+        if distributed:
+            raise InputError("--scheduler/--workers replay Tardis files, not a --recorded folder")
         return _run_recorded(args, config)
-    progress = None if args.quiet else ProgressBar()
+    progress = None if args.quiet or distributed else ProgressBar()
+    if distributed:
+        if args.metrics_dir:
+            raise InputError("--metrics-dir is not supported with --scheduler/--workers yet; replay in one process")
+        args.data_dir = str(Path(args.data_dir).resolve())  # the workers may run elsewhere
     replay = open_replay(args, config, on_progress=progress)
+    if distributed:
+        return partitioned.run_partitioned(args, replay)
     try:
         _write(replay, FileSink(args.out, replay.config.columns()))
     finally:
         if progress:
             progress.done()
     if not args.quiet:
-        print(_summary(replay.stats, args.out), file=sys.stderr)
+        print(summary_text(replay.stats, args.out), file=sys.stderr)
     return 0
 
 
@@ -72,7 +86,8 @@ def _write(rows: Iterable[dict], sink: FileSink) -> None:
     sink.close()
 
 
-def _summary(stats: ReplayStats, out: str) -> str:
+def summary_text(stats: ReplayStats, out: str) -> str:
+    """The summary line(s) printed after a replay."""
     late = ", ".join(f"{count:,} ({freq})" for freq, count in stats.late_events.items()) or "0"
     seconds = max(stats.seconds, 1e-9)
     text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "

@@ -1,0 +1,65 @@
+"""`streamliq replay --scheduler ADDRESS | --workers N`: the replay split by symbol on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..progress import ProgressBar
+from ..tardis_replay import Replay, ReplayStats
+
+if TYPE_CHECKING:
+    from .run import PartitionedReplay
+
+EXIT_PARTS_FAILED = 3  # some symbols failed after their retries; the others were written
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    """The Dask options of `streamliq replay`."""
+    group = p.add_argument_group("distributed replay, one task per symbol (pip install 'streamliq[dask]')")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N processes")
+    group.add_argument("--retries", type=int, default=2, metavar="N",
+                       help="retries of a failed symbol task before it is reported (default: %(default)s)")
+
+
+class SymbolProgress(ProgressBar):
+    """The progress line of a partitioned replay: symbols done out of all."""
+
+    def __init__(self, replay: PartitionedReplay) -> None:
+        super().__init__()
+        self.replay = replay
+
+    def describe(self, stats: ReplayStats) -> str:
+        return f"{len(stats.symbols):,}/{len(self.replay.plans):,} symbols  {super().describe(stats)}"
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether the arguments ask for a partitioned replay."""
+    return bool(args.scheduler) or args.workers is not None
+
+
+def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
+    """Replay `selection` on a Dask cluster into a Parquet dataset; name the symbols that failed."""
+    from ..commands.replay import summary_text
+    from .run import PartitionedReplay, dask_client
+
+    replay = PartitionedReplay(selection, args.out, retries=args.retries)
+    progress = replay.on_progress = None if args.quiet else SymbolProgress(replay)
+    try:
+        with dask_client(args.scheduler, args.workers) as client:
+            replay.run(client)
+    finally:
+        if progress:
+            progress.done()
+    for failure in replay.failures:
+        print(f"streamliq replay: symbol {failure} (failed {args.retries + 1} times)", file=sys.stderr)
+    if not args.quiet:
+        print(summary_text(replay.stats, args.out), file=sys.stderr)
+    if replay.failures:
+        print(f"streamliq replay: {len(replay.failures)} symbol(s) failed: "
+              f"{', '.join(f.name for f in replay.failures)}; the other symbols were written", file=sys.stderr)
+        return EXIT_PARTS_FAILED
+    return 0
