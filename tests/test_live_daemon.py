@@ -36,8 +36,8 @@ def run_live(settings: LiveSettings, script) -> tuple[LiveDaemon, list[dict]]:
     rows: list[dict] = []
 
     async def main() -> LiveDaemon:
-        daemon = LiveDaemon(settings, on_rows=rows.extend, handle_signals=False)
-        task = asyncio.create_task(daemon.run())
+        daemon = LiveDaemon(settings, handle_signals=False)
+        task = asyncio.create_task(daemon.run(rows.extend))
         try:
             await script(daemon)
         finally:
@@ -350,3 +350,44 @@ def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, t
     assert daemon.rest.stats.refused == 1  # the 429 was waited out, then the row arrived
     replayed = list(RecordedReplay(tmp_path / "rec", settings.factors))
     assert keys(replayed) == keys(rows)
+
+
+def test_run_serves_rows_to_a_websocket_bot_with_health_and_metrics(fake, tmp_path):
+    import json
+    import socket
+    import urllib.request
+
+    from websockets.sync.client import connect
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Market(fake):
+        daemon = _start_daemon(fake, tmp_path, ["--serve", f"127.0.0.1:{port}", "--token", "t0k",
+                                                "--sink", f"jsonl:{tmp_path / 'sink.jsonl'}"])
+        fake.wait_until_subscribed(*STREAMS, timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                ws = connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": "Bearer t0k"})
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with ws:
+            ws.send(json.dumps({"op": "subscribe", "symbols": ["BTCUSDT"], "freqs": ["1s"]}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "subscribed"
+            received = [json.loads(ws.recv(timeout=5)) for _ in range(2)]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/health", headers={"Authorization": "Bearer t0k"})
+        health = json.loads(urllib.request.urlopen(request, timeout=5).read())
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer t0k"})
+        metrics = urllib.request.urlopen(request, timeout=5).read().decode()
+        seconds, stderr = _terminate(daemon)
+        assert daemon.returncode == 0 and seconds < 5, stderr
+    assert [(r["symbol"], r["freq"]) for r in received] == [("BTCUSDT", "1s")] * 2
+    assert received[1]["bar_start"] > received[0]["bar_start"]
+    assert health["source"]["connections"]["c0"]["state"] == "up"
+    assert 'streamliq_messages_total{kind="websocket"}' in metrics
+    assert "streamliq_bar_close_delay_seconds_bucket" in metrics
+    out = (tmp_path / "out.jsonl").read_text().splitlines()
+    sink = (tmp_path / "sink.jsonl").read_text().splitlines()
+    assert sink == out  # the --sink got exactly the rows of the durable output

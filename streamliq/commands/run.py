@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import sys
 
+from ..feed import Feed
 from ..live.daemon import LiveDaemon, LiveStats
 from ..live.settings import DEFAULTS, resolve
 from ..logfmt import use_logfmt
+from ..serving import ServingOptions, add_serving_arguments, build_sinks
 from ..sinks.append import AppendingFileSink
+from ..sinks.server import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
 from .common import add_factor_arguments
 
 
@@ -43,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--streams-per-connection", type=int, help=f"streams per websocket (default: "
                                                               f"{DEFAULTS['streams_per_connection']})")
     p.add_argument("--log-level", dest="run_log_level", help="INFO, WARNING, ... (default: INFO)")
+    add_serving_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -51,12 +55,37 @@ def run(args: argparse.Namespace) -> int:
     given = {key: value for key, value in vars(args).items() if key in DEFAULTS}
     given["log_level"] = args.run_log_level
     settings = resolve(given, args.config)
+    serving = _serving_options(args, settings.serve)
     use_logfmt(settings.log_level)
     sink = AppendingFileSink(settings.out, settings.factors.columns()) if settings.out else None
     daemon = LiveDaemon(settings, sink)
-    stats = asyncio.run(daemon.run())
-    print(_summary(daemon, stats), file=sys.stderr)
+    asyncio.run(_run(daemon, serving))
+    print(_summary(daemon, daemon.stats), file=sys.stderr)
     return 0
+
+
+async def _run(daemon: LiveDaemon, serving: ServingOptions) -> None:
+    """The daemon as the row source of a feed: the server and `--sink`s get every row."""
+    feed = Feed(daemon, metrics=daemon.metrics)
+    for sink in build_sinks(serving, daemon.settings.factors.columns(), daemon.metrics, feed.health):
+        feed.add_sink(sink)
+    await feed.run()
+
+
+def _serving_options(args: argparse.Namespace, table: dict) -> ServingOptions:
+    """The config file's [serve] table, with the serving flags that were given on top."""
+    merged = dict(table)
+    if args.serve is not None:
+        merged["listen"] = args.serve
+    if args.token is not None:
+        merged["token"] = args.token
+    if args.sink:
+        merged["sinks"] = args.sink
+    if args.ring_size != DEFAULT_RING_SIZE:
+        merged["ring_size"] = args.ring_size
+    if args.client_queue != DEFAULT_CLIENT_QUEUE:
+        merged["client_queue"] = args.client_queue
+    return ServingOptions.from_mapping(merged)
 
 
 def _summary(daemon: LiveDaemon, stats: LiveStats) -> str:

@@ -31,6 +31,7 @@ from ..checkpoint import load_state, save_state
 from ..engine import BarEngine
 from ..sinks.append import AppendingFileSink
 from ..sources.positioning.spec import PERIODS_US
+from ..telemetry import Metrics
 from .binance import METRICS, STREAM_CHANNELS, TICKER, all_market_streams, symbol_streams
 from .connection import StreamConnection
 from .core import LiveCore
@@ -41,7 +42,8 @@ from .settings import LiveSettings
 
 log = logging.getLogger("streamliq.live")
 FEED_INTERVAL_S = 0.5
-SHUTDOWN_GRACE_S = 3.0
+INPUT_KINDS = {"ws": "websocket", "oi": "open_interest", "metrics": "positioning"}
+SHUTDOWN_GRACE_S = 1.5  # for the network tasks; the whole stop must stay under 5 s
 
 
 @dataclass
@@ -62,13 +64,19 @@ class LiveStats:
 
 
 class LiveDaemon:
-    """Runs until `stop()` (or SIGTERM/SIGINT when `handle_signals`), then checkpoints and exits."""
+    """A row source (`streamliq.feed.RowSource`): `run(publish)` until `stop()` (or SIGTERM/SIGINT
+    when `handle_signals`), then checkpoint and return.
+
+    `sink` is the durable `--out` file, written synchronously before every checkpoint; `publish`
+    hands the same rows to the fan-out (server, Redis, callbacks), which never blocks the daemon.
+    """
 
     def __init__(self, settings: LiveSettings, sink: AppendingFileSink | None = None,
-                 on_rows: Callable[[list[dict]], None] | None = None, handle_signals: bool = True) -> None:
+                 metrics: Metrics | None = None, handle_signals: bool = True) -> None:
         self.settings = settings
         self.sink = sink
-        self.on_rows = on_rows
+        self.metrics = metrics or Metrics()
+        self.publish: Callable[[list[dict]], None] | None = None
         self.handle_signals = handle_signals
         self.stats = LiveStats()
         self.recorder = RecordWriter(settings.record) if settings.record else None
@@ -90,8 +98,19 @@ class LiveDaemon:
         if self.recorder is not None:
             self.recorder.write(record)
         rows = self.core.apply(record)
+        if record["k"] in INPUT_KINDS:
+            self.metrics.messages.inc(kind=INPUT_KINDS[record["k"]])
         if rows:
             self._publish(rows)
+            self._export_counters()
+
+    def _export_counters(self) -> None:
+        """Bring the Prometheus counters up to the core's and the connections' own counts."""
+        for kind, count in self.core.bad.counts.items():
+            self.metrics.bad_input.inc(count - self.metrics.bad_input.get(kind=kind), kind=kind)
+        for connection in self.connections:
+            done = self.metrics.reconnects.get(connection=connection.name)
+            self.metrics.reconnects.inc(connection.stats.reconnects - done, connection=connection.name)
 
     def _publish(self, rows: list[dict]) -> None:
         now_s = time.time()
@@ -107,14 +126,17 @@ class LiveDaemon:
                 self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
             _write_json(self.settings.state + ".written", self._written)
         self.stats.rows += len(rows)
-        if self.on_rows is not None:
-            self.on_rows(rows)
+        self.metrics.record_rows(rows, int(now_s * 1e6))
+        if self.publish is not None and rows:
+            self.publish(rows)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> LiveStats:
+    async def run(self, publish: Callable[[list[dict]], None] | None = None) -> LiveStats:
+        """Follow the market and publish closed rows until stopped; then checkpoint."""
+        self.publish = publish
         settings = self.settings
         engine, notes = self._restore()
         self.core = LiveCore(engine, frozenset(settings.symbols) if settings.symbols else None)
@@ -245,12 +267,16 @@ class LiveDaemon:
     def health(self) -> dict:
         """Feed status per connection and the daemon's counters."""
         return {
-            "connections": {c.name: {"state": c.stats.state, "reconnects": c.stats.reconnects,
-                                     "rotations": c.stats.rotations, "frames": c.stats.frames,
+            "kind": "live",
+            "connections": {c.name: {"state": c.stats.state, "streams": len(c.streams),
+                                     "reconnects": c.stats.reconnects, "rotations": c.stats.rotations,
+                                     "frames": c.stats.frames, "last_frame": c.stats.last_frame,
                                      "last_error": c.stats.last_error} for c in self.connections},
             "rows": self.stats.rows,
             "messages": self.core.normalizer.messages if self.core else 0,
+            "duplicates_dropped": self.core.duplicates if self.core else 0,
             "bad_input": dict(self.core.bad.counts) if self.core else {},
+            "rest": vars(self.rest.stats) if self.rest else {},
         }
 
 

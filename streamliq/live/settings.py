@@ -8,13 +8,17 @@ The TOML keys are the long flag names, with `-` or `_`:
     out = "live.jsonl"
     record = "recordings/"
     state = "streamliq.state"
+
+    [serve]                             # bots: see streamliq.serving (flags --serve, --sink, ... win)
+    listen = "127.0.0.1:8765"
+    sinks = ["redis://127.0.0.1:6379/0"]
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..commands.common import FACTOR_DEFAULTS, factor_config
@@ -52,15 +56,19 @@ class LiveSettings:
     checkpoint_every_s: float
     streams_per_connection: int
     log_level: str
+    serve: dict[str, Any] = field(default_factory=dict)  # the config file's [serve] table
 
 
 def resolve(cli: dict[str, Any], config_file: str | None) -> LiveSettings:
     """Merge built-in defaults, the TOML file and the flags that were given (not None)."""
     values = dict(DEFAULTS)
+    serve: dict[str, Any] = {}
     if config_file:
-        values.update(_read_toml(config_file))
+        table = _read_toml(config_file)
+        serve = table.pop("serve", {})
+        values.update(table)
     values.update({key: value for key, value in cli.items() if value is not None and key in DEFAULTS})
-    return _validate(values)
+    return dataclasses.replace(_validate(values), serve=serve)
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -74,6 +82,9 @@ def _read_toml(path: str) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
         name = key.replace("-", "_")
+        if name == "serve" and isinstance(value, dict):
+            out[name] = value
+            continue
         if name not in DEFAULTS:
             raise InputError(f"config file '{path}': unknown key '{key}' (known: "
                              f"{', '.join(sorted(k.replace('_', '-') for k in DEFAULTS))})")
