@@ -391,3 +391,27 @@ def test_run_serves_rows_to_a_websocket_bot_with_health_and_metrics(fake, tmp_pa
     out = (tmp_path / "out.jsonl").read_text().splitlines()
     sink = (tmp_path / "sink.jsonl").read_text().splitlines()
     assert sink == out  # the --sink got exactly the rows of the durable output
+
+
+def test_in_process_stream_of_the_live_daemon(fake, tmp_path):
+    import contextlib
+
+    import streamliq
+    settings = live_settings(fake, tmp_path, state=str(tmp_path / "state"))
+
+    async def main() -> tuple[list[dict], LiveDaemon]:
+        daemon = LiveDaemon(settings, handle_signals=False)
+        pushing = asyncio.create_task(trade_for(fake, 10.0))
+        rows = []
+        async with contextlib.aclosing(streamliq.stream(daemon)) as stream:
+            async for row in stream:
+                rows.append(row)
+                if len({r["bar_start"] for r in rows}) == 3:
+                    break
+        pushing.cancel()
+        return rows, daemon
+
+    rows, daemon = asyncio.run(main())
+    assert daemon.stats.rows >= len(rows)
+    assert {r["symbol"] for r in rows} <= set(SYMBOLS) and len(rows) >= 3
+    assert (tmp_path / "state").exists()  # leaving the loop stopped the daemon, which saved its state
