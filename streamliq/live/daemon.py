@@ -251,7 +251,7 @@ class LiveDaemon:
             return list(self.settings.symbols)
         if self._all_symbols is None:
             self._all_symbols = asyncio.ensure_future(usdm_perpetuals(self.rest))
-        return await asyncio.shield(self._all_symbols)
+        return list(await asyncio.shield(self._all_symbols))  # each poller gets its own list
 
     async def _poll_open_interest(self) -> None:
         poller = OpenInterestPoller(self.rest, await self._symbols(), self.settings.oi_interval_s, self._apply,

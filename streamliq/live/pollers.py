@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .rest import RestClient
 
@@ -32,17 +33,16 @@ OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
 
 
+@dataclass
 class OpenInterestPoller:
     """Polls open interest for `symbols` and emits each answer as an `oi` record."""
 
-    def __init__(self, client: RestClient, symbols: list[str], interval_s: float,
-                 emit: Callable[[dict], None], clock: Callable[[], int]) -> None:
-        self.client = client
-        self.symbols = list(symbols)
-        self.interval_s = interval_s
-        self.emit = emit
-        self.clock = clock
-        self.dropped: list[str] = []
+    client: RestClient
+    symbols: list[str]
+    interval_s: float
+    emit: Callable[[dict], None]  # records go to the daemon
+    clock: Callable[[], int]  # the daemon's monotonic µs clock
+    dropped: list[str] = field(default_factory=list)  # symbols the exchange called invalid
 
     def effective_interval(self) -> float:
         """The time between two polls of one symbol, after the rate cap."""
@@ -75,17 +75,16 @@ class OpenInterestPoller:
             log.warning("event=oi_error symbol=%s status=%d body=%r", symbol, status, body[:200])
 
 
+@dataclass
 class MetricsPoller:
     """Polls the positioning statistics of `symbols` each period; emits `metrics` records."""
 
-    def __init__(self, client: RestClient, symbols: list[str], period: str, period_s: float,
-                 emit: Callable[[dict], None], clock: Callable[[], int]) -> None:
-        self.client = client
-        self.symbols = list(symbols)
-        self.period = period
-        self.period_s = period_s
-        self.emit = emit
-        self.clock = clock
+    client: RestClient
+    symbols: list[str]
+    period: str  # the `period` parameter, e.g. 5m
+    period_s: float
+    emit: Callable[[dict], None]
+    clock: Callable[[], int]
 
     def round_seconds(self) -> float:
         """How long one round over every endpoint and symbol takes at the capped rate."""
