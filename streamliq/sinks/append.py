@@ -3,13 +3,14 @@
 - `.jsonl` / `.csv` (or `-`): appended to the file, one line per row; a CSV header is written only
   when the file is new. Each write is flushed, so a reader (or a SIGTERM) never sees half a batch.
 - `.parquet`: Parquet files cannot be appended to, so PATH is a folder of part files
-  (`part-<UTC start>-<pid>.parquet`), a new part every hour and at every start. A part is written
+  (`part-<UTC start>-<pid>-<n>.parquet`), a new part every hour and at every start. A part is written
   under a temporary name and renamed when complete, so the folder only ever holds valid files;
   `pandas.read_parquet(PATH)` reads them all.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -85,7 +86,8 @@ class AppendingFileSink:
         if self._part is None:
             self._part_started = time.time()
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._part_started))
-            final = self.path / f"part-{stamp}-{os.getpid()}.parquet"
+            final = next(path for n in itertools.count()  # never replace a part of an earlier session
+                         if not (path := self.path / f"part-{stamp}-{os.getpid()}-{n}.parquet").exists())
             tmp = self.path / f".{final.name}.tmp"
             self._part_paths = (tmp, final)
             self._part = pq.ParquetWriter(tmp, self.schema)
