@@ -322,7 +322,7 @@ def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, t
     from fake_binance import long_short_row, open_interest_hist_row, taker_row
     settings = live_settings(fake, tmp_path, channels="liquidations,ticker,metrics", freq="1s")
     period_ms = 300_000
-    published = now_ms() + 5_000  # the newest row's period ends 5 s from now: its value is public then
+    published = now_ms() + 4_000  # the newest row's period ends 4 s from now: its value is public then
     stamp = published - period_ms
     for endpoint in ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio"):
         fake.set_series(endpoint, "BTCUSDT", [long_short_row("BTCUSDT", 0.6, stamp - period_ms),
@@ -334,7 +334,7 @@ def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, t
 
     async def script(daemon):
         await subscribed(fake)
-        await trade_for(fake, 7.0)
+        await trade_for(fake, 9.0)
 
     daemon, rows = run_live(settings, script)
     btc = [r for r in rows if r["symbol"] == "BTCUSDT"]
