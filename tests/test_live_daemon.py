@@ -415,3 +415,21 @@ def test_in_process_stream_of_the_live_daemon(fake, tmp_path):
     assert daemon.stats.rows >= len(rows)
     assert {r["symbol"] for r in rows} <= set(SYMBOLS) and len(rows) >= 3
     assert (tmp_path / "state").exists()  # leaving the loop stopped the daemon, which saved its state
+
+
+def test_a_task_that_dies_stops_the_daemon_loudly_after_a_checkpoint(fake, tmp_path, monkeypatch, caplog):
+    from streamliq.live import pollers
+
+    async def broken(self) -> None:
+        raise RuntimeError("poller bug")
+
+    monkeypatch.setattr(pollers.OpenInterestPoller, "run", broken)
+    settings = live_settings(fake, tmp_path, state=str(tmp_path / "state"))
+
+    async def main() -> None:
+        await asyncio.wait_for(LiveDaemon(settings, handle_signals=False).run(), 10)
+
+    with pytest.raises(RuntimeError, match="poller bug"):
+        asyncio.run(main())
+    assert "event=task_failed task=open-interest" in caplog.text
+    assert (tmp_path / "state").exists()

@@ -83,6 +83,7 @@ class LiveDaemon:
         self.connections: list[StreamConnection] = []
         self.rest: RestClient | None = None
         self._stop = asyncio.Event()
+        self._failure: BaseException | None = None  # the error of a task that died
         self._last_t = 0
         self._all_symbols: asyncio.Future | None = None  # exchangeInfo's symbols, asked once
         self._written: dict[str, int] = _read_json(settings.state + ".written") if settings.state else {}
@@ -157,6 +158,8 @@ class LiveDaemon:
             tasks.append(asyncio.create_task(self._poll_open_interest(), name="open-interest"))
         if METRICS in settings.channels:
             tasks.append(asyncio.create_task(self._poll_metrics(), name="metrics"))
+        for task in tasks:
+            task.add_done_callback(self._task_ended)
         log.info("event=started connections=%d symbols=%s freqs=%s channels=%s", len(self.connections),
                  len(settings.symbols) if settings.symbols else "all",
                  ",".join(f.name for f in settings.factors.freqs), ",".join(settings.channels))
@@ -167,7 +170,19 @@ class LiveDaemon:
             if self.handle_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+        if self._failure is not None:
+            raise self._failure
         return self.stats
+
+    def _task_ended(self, task: asyncio.Task) -> None:
+        """A network task or the clock only ends by cancellation; anything else is a bug, and a
+        daemon without its clock would silently emit nothing: checkpoint, stop and fail loudly."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("event=task_failed task=%s error=%r", task.get_name(), str(task.exception()),
+                  exc_info=task.exception())
+        self._failure = self._failure or task.exception()
+        self.stop()
 
     def _restore(self) -> tuple[BarEngine, dict]:
         """The checkpointed engine and notes (the feed's last time, metric rows seen), or fresh ones."""
