@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from .engine import NO_WATERMARK, BarEngine
-from .events import EventBatch
+from .engine.events import EventBatch
 
 ADVANCE_STEP_US = 86_400_000_000  # close at most a day of bars per call: bounded memory over gaps
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from .config import INT_COLUMNS
+from .engine.config import INT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

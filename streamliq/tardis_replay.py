@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .badinput import BadInputCounter
-from .config import FactorConfig
 from .driver import run_steps
 from .engine import BarEngine
-from .events import EventBatch
+from .engine.config import FactorConfig
+from .engine.events import EventBatch
 from .sources.discovery import CHANNELS, discover, parse_day
 from .sources.merge import merge_by_arrival
 from .sources.tardis import TardisFileReader

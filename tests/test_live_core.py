@@ -10,9 +10,9 @@ from binance_frames import binance_compatible, frame_records, frame_text
 from conftest import EXCHANGE, MINUTE, T0, assert_rows_equal, frame_of, make_events, write_tardis
 
 from streamliq.badinput import BadInputCounter
-from streamliq.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import BUY, SELL
+from streamliq.engine.config import FactorConfig
+from streamliq.engine.events import BUY, SELL
 from streamliq.live.binance import BinanceNormalizer
 from streamliq.live.buffer import EventBuffer
 from streamliq.live.core import LiveCore

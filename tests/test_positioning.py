@@ -13,9 +13,9 @@ from positioning_reference import SECTION7, asof_columns, dump_rows, parse_time
 
 from streamliq import LiquidationFactorEngine, read_metrics, replay
 from streamliq.cli import main
-from streamliq.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import METRIC_FIELDS, MetricBatch
+from streamliq.engine.config import FactorConfig
+from streamliq.engine.events import METRIC_FIELDS, MetricBatch
 
 MINUTE = 60_000_000
 FREQS = "5m,15m,1h"
@@ -206,7 +206,7 @@ def test_columns_without_a_metric_channel_are_unchanged():
 
 def test_a_checkpoint_keeps_the_metric_state(run_dirs, tmp_path):
     """A daemon restarted from its state file continues the section 7 columns bit for bit."""
-    from streamliq.checkpoint import load_state, save_state
+    from streamliq.engine.state import load_state, save_state
 
     _, dumps = run_dirs
     whole = metric_batch(read_metrics(dumps))

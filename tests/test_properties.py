@@ -10,10 +10,10 @@ from conftest import EXCHANGE, T0, assert_rows_equal, frame_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamliq.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import LiquidationBatch, TickerBatch, TradeBatch
-from streamliq.moments import Moments
+from streamliq.engine.config import FactorConfig
+from streamliq.engine.events import LiquidationBatch, TickerBatch, TradeBatch
+from streamliq.engine.features.moments import Moments
 
 SECOND = 1_000_000
 CONFIG = FactorConfig.build(freq="1m,5m", lateness="5s", z_windows=(3,), pct_windows=(4,),

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import EXCHANGE, MINUTE, T0
 
-from streamliq.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import BUY, SELL, LiquidationBatch, TickerBatch, TradeBatch
+from streamliq.engine.config import FactorConfig
+from streamliq.engine.events import BUY, SELL, LiquidationBatch, TickerBatch, TradeBatch
 
 INSTRUMENT = ((EXCHANGE, "ETHUSDT"),)
 SECOND = 1_000_000
@@ -116,7 +116,7 @@ def test_settled_fast_path_repeats_exactly_what_the_slow_path_computes(monkeypat
     ts = [T0, T0 + 30 * SECOND, T0 + 40 * MINUTE, T0 + 400 * MINUTE]
     batch = liquidations(ts, [SELL, BUY, SELL, BUY], [100.0, 101.0, 99.0, 98.0], [1.0, 2.0, 3.0, 4.0])
     fast = rows_of(batch, config=config)
-    monkeypatch.setattr("streamliq.series.InstrumentSeries._settled", lambda self, index: False)
+    monkeypatch.setattr("streamliq.engine.series.InstrumentSeries._settled", lambda self, index: False)
     slow = rows_of(batch, config=config)
     assert len(fast) == 401
     for a, b in zip(fast, slow, strict=True):

@@ -7,14 +7,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import FactorConfig
+from ..engine.config import FactorConfig
 from ..errors import InputError
 from ..live.recorded import RecordedReplay
-from ..partitioned import command as partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
-from ..tardis_replay import ReplayStats
-from .common import add_replay_arguments, factor_config, open_replay
+from . import partitioned
+from .common import add_replay_arguments, factor_config, open_replay, summary_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,19 +83,3 @@ def _write(rows: Iterable[dict], sink: FileSink) -> None:
         sink.abort()
         raise
     sink.close()
-
-
-def summary_text(stats: ReplayStats, out: str) -> str:
-    """The summary line(s) printed after a replay."""
-    late = ", ".join(f"{count:,} ({freq})" for freq, count in stats.late_events.items()) or "0"
-    seconds = max(stats.seconds, 1e-9)
-    text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "
-            f"{stats.events:,} events in {stats.files:,} files; late events {late}; "
-            f"{seconds:.1f} s ({stats.events / seconds:,.0f} events/s) -> {out}")
-    if stats.metric_rows or stats.metric_duplicates:
-        text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
-                 f"dropped")
-    if stats.bad_rows.total:
-        kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
-        text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"
-    return text

@@ -27,8 +27,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from ..checkpoint import load_state, save_state
 from ..engine import BarEngine
+from ..engine.state import load_state, save_state
 from ..sinks.append import AppendingFileSink
 from ..sources.positioning.spec import PERIODS_US
 from ..telemetry import Metrics

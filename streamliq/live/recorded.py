@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..config import FactorConfig
 from ..engine import BarEngine
+from ..engine.config import FactorConfig
 from .core import LiveCore
 from .records import read_records
 

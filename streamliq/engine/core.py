@@ -19,9 +19,9 @@ import numpy as np
 
 from .config import FactorConfig
 from .events import SELL, EventBatch, Instrument, LiquidationBatch, MetricBatch, TickerBatch, TradeBatch
+from .features.metric_bars import add_metrics
 from .freq import Freq
 from .gaps import Outages
-from .metric_bars import add_metrics
 from .series import InstrumentSeries
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)

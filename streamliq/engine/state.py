@@ -14,9 +14,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .config import FactorConfig
-from .engine import BarEngine
+from .core import BarEngine
 from .errors import InputError
 
 FORMAT = "streamliq-state/1"
@@ -26,8 +25,7 @@ def save_state(path: str | Path, engine: BarEngine, notes: dict[str, Any]) -> No
     """Write `engine` and `notes` to `path` atomically (temp file, fsync, rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = {"format": FORMAT, "version": __version__, "config": engine.config, "engine": engine,
-               "notes": notes}
+    payload = {"format": FORMAT, "config": engine.config, "engine": engine, "notes": notes}
     with open(tmp, "wb") as f:
         pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
         f.flush()

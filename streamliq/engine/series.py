@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 
-from .bars import EMPTY_SIDE, SUB_INTERVALS, BarAccumulator, side_columns
-from .buckets import SizeBuckets
 from .config import ROLLING_SERIES, FactorConfig
+from .features.bars import EMPTY_SIDE, SUB_INTERVALS, BarAccumulator, side_columns
+from .features.buckets import SizeBuckets
+from .features.metric_bars import MetricCarry
+from .features.rolling import RollingFeatures
 from .freq import Freq
 from .gaps import Outages
-from .metric_bars import MetricCarry
-from .rolling import RollingFeatures
 
 NAN = math.nan
 _EMPTY = BarAccumulator()

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .events import METRIC_ASOF_FIELDS, MetricBatch
+from ..events import METRIC_ASOF_FIELDS, MetricBatch
 
 NAN = math.nan
 
