@@ -47,21 +47,30 @@ How to run
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from benchkit import (
+    LIQ_HEADER,
+    ensure_generated,
+    fmt,
+    jitter_sort,
+    measure,
+    parquet_rows,
+    read_manifest,
+    self_rss_mib,
+    streamliq_command,
+    warm_cache,
+    write_csv_gz,
+)
 
 if TYPE_CHECKING:  # imported at run time only inside the generator process
     import numpy as np
@@ -78,7 +87,6 @@ US = 1_000_000  # microseconds per second
 DAY_SECONDS = 86_400
 DAY_US = DAY_SECONDS * US
 FUNDING_PERIOD_US = 8 * 3600 * US
-JITTER_US = (5_000, 80_000)  # local_timestamp - timestamp
 START_PRICE = 60_000.0
 DAILY_VOL = 0.03  # daily log-return sd
 ANCHOR_REVERSION = 0.2  # daily pull of the price level back towards START_PRICE
@@ -94,7 +102,6 @@ OPEN_INTEREST_BTC = 80_000.0
 TRADE_ID_BASE = 4_000_000_000
 TRADE_ID_PER_DAY = 10_000_000
 
-LIQ_HEADER = ("exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount")
 TRADES_HEADER = LIQ_HEADER
 TICKER_HEADER = (
     "exchange", "symbol", "timestamp", "local_timestamp", "funding_timestamp", "funding_rate",
@@ -161,20 +168,6 @@ def _day_path(rng: np.random.Generator, start: float, end: float) -> tuple[np.nd
     return log_mid[:DAY_SECONDS], vol
 
 
-def _jitter_sort(rng: np.random.Generator, ts: np.ndarray, day_end: int) -> tuple[np.ndarray, np.ndarray]:
-    """local_timestamp for `ts` (sorted); the order by it; rows arriving after the day left out.
-
-    One connection delivers in order, so the jittered arrival is made non-decreasing (as a
-    running maximum it stays within 5-80 ms of `ts`); the stable sort then keeps `ts` order.
-    """
-    import numpy as np
-
-    local = np.maximum.accumulate(ts + rng.integers(JITTER_US[0], JITTER_US[1] + 1, len(ts)))
-    order = np.argsort(local, kind="stable")
-    order = order[local[order] < day_end]
-    return local, order
-
-
 def _lots(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
     import numpy as np
 
@@ -215,7 +208,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
 
     # derivative_ticker: one row a second on whole seconds
     ts = day_start + np.arange(DAY_SECONDS, dtype=np.int64) * US
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     basis = np.convolve(rng.standard_normal(DAY_SECONDS + 299), np.ones(300) / math.sqrt(300), mode="valid")
     mark = np.rint(mid * 100) / 100
     funding = 0.0001 + np.cumsum(rng.normal(0, 2e-9, DAY_SECONDS)) + rng.normal(0, 3e-5)
@@ -244,7 +237,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     buy = rng.random(len(ts)) < 0.5
     price = _ticks(mid[second] * np.exp(rng.normal(0, 0.3 * sigma_s, len(ts)) * vol[second]), buy)
     amount = _lots(rng, TRADE_MEDIAN_BTC, TRADE_SIGMA, len(ts))
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     n = len(order)
     trades = {
         "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
@@ -263,7 +256,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     offset = np.abs(rng.normal(0, LIQ_PRICE_OFFSET_SD, len(ts)))
     price = _ticks(mid[second] * np.where(buy, 1 + offset, 1 - offset), buy)
     amount = _lots(rng, LIQ_MEDIAN_BTC, LIQ_SIGMA, len(ts))
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     n = len(order)
     liquidations = {
         "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
@@ -273,29 +266,10 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     return {"liquidations": liquidations, "derivative_ticker": ticker, "trades": trades}
 
 
-def write_csv_gz(path: Path, header: tuple[str, ...], columns: dict[str, Any], level: int) -> int:
-    """Write a Tardis-style gzip CSV (unquoted header and values, empty nulls); return rows.
-
-    `pyarrow.CompressedOutputStream` has no compression level and its default (6) takes ~13 s
-    per day of trades; level 1 takes ~1 s, makes files ~20 % larger and reads as fast.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    table = pa.table({name: columns[name] for name in header})
-    part = path.with_name(path.name + ".part")
-    with gzip.GzipFile(part, "wb", compresslevel=level, mtime=0) as out:
-        out.write((",".join(header) + "\n").encode())
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none",
-                                                       batch_size=1 << 16))
-    os.replace(part, path)
-    return table.num_rows
-
-
 def _cached_elsewhere(data_root: Path, params: GenParams, name: str) -> tuple[Path, dict] | None:
     """A file of the same name and parameters in another cached day-count set."""
     for manifest_path in sorted(data_root.glob("days-*/manifest.json")):
-        manifest = _read_manifest(manifest_path.parent)
+        manifest = read_manifest(manifest_path.parent)
         if manifest is None or manifest["params"] != asdict(params):
             continue
         for entry in manifest["files"]:
@@ -336,94 +310,22 @@ def generate_set(target: Path, days: int, params: GenParams, data_root: Path) ->
 # the cache (stdlib only: the measuring process must stay small)
 
 
-def _read_manifest(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _valid_set(folder: Path, days: int, params: GenParams) -> dict | None:
-    manifest = _read_manifest(folder)
-    if manifest is None or manifest.get("params") != asdict(params) or manifest.get("days") != days:
-        return None
-    for entry in manifest["files"]:
-        path = folder / entry["name"]
-        if not path.is_file() or path.stat().st_size != entry["bytes"]:
-            return None
-    return manifest
-
-
 def ensure_data(data_root: Path, days: int, params: GenParams) -> tuple[Path, dict]:
     """The cached `days`-day set, generated (in a child process) when missing or stale."""
     folder = data_root / f"days-{days}"
-    manifest = _valid_set(folder, days, params)
-    if manifest is not None:
-        return folder, manifest
-    data_root.mkdir(parents=True, exist_ok=True)
-    building = data_root / f".days-{days}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    print(f"generating {days} day(s) of synthetic data in {folder} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_generate", str(building),
-           "--days", str(days), "--seed", str(params.seed), "--data-root", str(data_root),
-           "--liquidations-per-day", str(params.liquidations_per_day),
-           "--trades-per-day", str(params.trades_per_day), "--gzip-level", str(params.gzip_level)]
-    try:
-        subprocess.run(cmd, check=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(building, folder)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    print(f"  generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-    manifest = _valid_set(folder, days, params)
-    if manifest is None:
-        raise RuntimeError(f"generated data in {folder} does not match its manifest")
+
+    def command(building: Path) -> list[str]:
+        return [sys.executable, str(Path(__file__).resolve()), "--_generate", str(building),
+                "--days", str(days), "--seed", str(params.seed), "--data-root", str(data_root),
+                "--liquidations-per-day", str(params.liquidations_per_day),
+                "--trades-per-day", str(params.trades_per_day), "--gzip-level", str(params.gzip_level)]
+
+    manifest = ensure_generated(folder, {"params": asdict(params), "days": days}, command)
     return folder, manifest
-
-
-def warm_cache(paths: list[Path]) -> None:
-    """Read the files once so every measured run starts from the page cache."""
-    for path in paths:
-        with open(path, "rb") as handle:
-            while handle.read(1 << 20):
-                pass
 
 
 # ---------------------------------------------------------------------------------------------
 # measuring
-
-
-@dataclass
-class Run:
-    """One child process: wall seconds, peak RSS, exit code and output."""
-
-    seconds: float
-    max_rss_kib: int
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def measure(cmd: list[str], timeout: float | None = None) -> Run:
-    """Run `cmd`; wall time from Popen to wait4, peak RSS from the rusage wait4 returns."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill) if timeout else None
-        if timer:
-            timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            if timer:
-                timer.cancel()
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(seconds, usage.ru_maxrss, proc.returncode,
-                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 @dataclass
@@ -463,21 +365,6 @@ class Result:
                 "pyarrow_events_per_s": self.pyarrow_eps, "ratio": self.ratio}
 
 
-def _error_text(run: Run) -> str:
-    text = (run.stderr.strip() or run.stdout.strip() or "(no output)")[-4000:]
-    return f"exit code {run.returncode}: {text}"
-
-
-def streamliq_command(explicit: str | None) -> list[str]:
-    if explicit:
-        return [explicit]
-    beside = Path(sys.executable).with_name("streamliq")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("streamliq")
-    return [found] if found else [sys.executable, "-m", "streamliq.cli"]
-
-
 def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> Result:
     paths = [folder / entry["name"] for entry in manifest["files"]]
     result = Result(days, manifest["events"], len(paths), sum(entry["bytes"] for entry in manifest["files"]))
@@ -492,7 +379,7 @@ def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> 
             print(f"{label} {' '.join(replay)}", file=sys.stderr, flush=True)
             run = measure(replay, args.timeout)
             if run.returncode != 0:
-                result.streamliq_error = _error_text(run)
+                result.streamliq_error = run.error_text()
                 print(f"{label} streamliq FAILED after {run.seconds:.1f} s, {result.streamliq_error}",
                       file=sys.stderr, flush=True)
             else:
@@ -504,7 +391,7 @@ def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> 
         if result.pyarrow_error is None:
             run = measure(floor, args.timeout)
             if run.returncode != 0:
-                result.pyarrow_error = _error_text(run)
+                result.pyarrow_error = run.error_text()
                 print(f"{label} pyarrow floor FAILED: {result.pyarrow_error}", file=sys.stderr, flush=True)
             else:
                 result.pyarrow_all_seconds.append(run.seconds)
@@ -514,23 +401,12 @@ def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> 
                 print(f"{label} pyarrow read {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
                       file=sys.stderr, flush=True)
     if result.streamliq_error is None and out.exists():
-        result.streamliq_rows = _parquet_rows(out)
+        result.streamliq_rows = parquet_rows(out)
     return result
-
-
-def _parquet_rows(path: Path) -> int | None:
-    """Rows of the replay output, read in a child so this process stays small."""
-    code = "import sys, pyarrow.parquet as pq; print(pq.read_metadata(sys.argv[1]).num_rows)"
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
-    return int(done.stdout) if done.returncode == 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
 # report
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "failed" if value is None else format(value, spec)
 
 
 def growth(results: list[Result], name: str) -> float | None:
@@ -553,17 +429,17 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r.days} | {r.events:,} | {_fmt(r.streamliq_seconds, '.2f')} "
-            f"| {_fmt(r.streamliq_eps, ',.0f')} "
-            f"| {_fmt(r.pyarrow_seconds, '.2f')} | {_fmt(r.pyarrow_eps, ',.0f')} | {_fmt(r.ratio, '.3f')} "
-            f"| {_fmt(r.streamliq_rss_mib, ',.0f')} | {_fmt(r.pyarrow_rss_mib, ',.0f')} |"
+            f"| {r.days} | {r.events:,} | {fmt(r.streamliq_seconds, '.2f')} "
+            f"| {fmt(r.streamliq_eps, ',.0f')} "
+            f"| {fmt(r.pyarrow_seconds, '.2f')} | {fmt(r.pyarrow_eps, ',.0f')} | {fmt(r.ratio, '.3f')} "
+            f"| {fmt(r.streamliq_rss_mib, ',.0f')} | {fmt(r.pyarrow_rss_mib, ',.0f')} |"
         )
     lines.append("")
     if len({r.days for r in results}) > 1:
         small, large = min(r.days for r in results), max(r.days for r in results)
         s, p = growth(results, "streamliq_rss_mib"), growth(results, "pyarrow_rss_mib")
         lines.append(f"Peak RSS growth from {small} to {large} day(s): streamliq "
-                     f"{_fmt(s, '+.1f')}%, pyarrow read {_fmt(p, '+.1f')}%")
+                     f"{fmt(s, '+.1f')}%, pyarrow read {fmt(p, '+.1f')}%")
     for r in results:
         notes = []
         if r.pyarrow_rows is not None and r.pyarrow_rows != r.events:
@@ -626,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(bench(days, folder, manifest, args))
     text = report(results, args)
     print(text)
-    parent_rss = _self_rss_mib()
+    parent_rss = self_rss_mib()
     if any(r.streamliq_rss_mib is not None and r.streamliq_rss_mib <= parent_rss * 1.05 for r in results):
         print(f"warning: a child's peak RSS is close to this process's own ({parent_rss:.0f} MiB), "
               "which Linux reports as a floor for it", file=sys.stderr)
@@ -642,12 +518,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if any(r.streamliq_error or r.pyarrow_error for r in results) else 0
-
-
-def _self_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
