@@ -132,7 +132,7 @@ def make_universe(params: AllMarketParams, sample_prices: dict[str, float], rng:
     names = [f"{s}USDT" if not s.endswith("USDC") else s for s in real][: params.symbols]
     names += [f"SYN{i:04d}USDT" for i in range(params.symbols - len(names))]
     start = np.array([sample_prices.get(s, 0.0) for s in real][: params.symbols]
-                     + list(np.exp(rng.uniform(math.log(1e-3), math.log(100.0), params.symbols - len(real)))))
+                     + list(np.exp(rng.uniform(math.log(1e-3), math.log(100.0), max(0, params.symbols - len(real))))))
     rates = np.array(symbol_rates(params))[rng.permutation(params.symbols)]
     cluster_mean = 1.0 + np.minimum(rates / 200.0, 5.0)
     tick = 10.0 ** (np.floor(np.log10(start)) - 4)
@@ -280,22 +280,26 @@ def ensure_data(data_root: Path, params: AllMarketParams, sample: Path) -> tuple
     return folder, ensure_generated(folder, {"params": asdict(params)}, command)
 
 
-def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
-    """The generator's knobs (shared by the benchmarks that use this data)."""
-    parser.add_argument("--seed", type=int, default=AllMarketParams.seed, help="generator seed (default: %(default)s)")
+def add_generator_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
+    """The generator's knobs (shared by the benchmarks that use this data); `common`: also
+    --seed and --gzip-level (a script with another generator defines those itself)."""
+    if common:
+        parser.add_argument("--seed", type=int, default=AllMarketParams.seed,
+                            help="generator seed (default: %(default)s)")
+        parser.add_argument("--gzip-level", type=int, default=1, choices=range(1, 10), metavar="1-9",
+                            help="gzip level of the generated files (default: %(default)s)")
     parser.add_argument("--min-per-day", type=float, default=AllMarketParams.min_per_day,
                         help="the quietest symbols' liquidations a day, the Pareto scale (default: %(default)s)")
     parser.add_argument("--tail-alpha", type=float, default=AllMarketParams.tail_alpha,
                         help="Pareto tail index of the symbols' daily rates (default: %(default)s)")
-    parser.add_argument("--gzip-level", type=int, default=1, choices=range(1, 10), metavar="1-9",
-                        help="gzip level of the generated files (default: %(default)s)")
     parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE,
                         help="real moondev binance.csv for the size distribution (default: %(default)s)")
 
 
 def params_from(args: argparse.Namespace, symbols: int, days: int) -> AllMarketParams:
-    """The generator parameters of parsed arguments."""
-    return AllMarketParams(symbols, days, args.seed, args.min_per_day, args.tail_alpha, args.gzip_level)
+    """The generator parameters of parsed arguments (the default seed when --seed is None)."""
+    seed = AllMarketParams.seed if args.seed is None else args.seed
+    return AllMarketParams(symbols, days, seed, args.min_per_day, args.tail_alpha, args.gzip_level)
 
 
 def main(argv: list[str] | None = None) -> int:

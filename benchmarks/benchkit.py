@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,3 +212,51 @@ def write_csv_gz(path: Path, header: tuple[str, ...], columns: dict[str, Any], l
                                                        batch_size=1 << 16))
     os.replace(part, path)
     return table.num_rows
+
+
+# ---------------------------------------------------------------------------------------------
+# repeated runs of one contender
+
+
+@dataclass
+class Tally:
+    """Repeated runs of one command: best (smallest) wall time, largest peak RSS, first error."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    rss_mib: float | None = None
+    error: str | None = None
+    stdout: str = ""
+
+    @property
+    def best(self) -> float | None:
+        """The smallest wall time in seconds, or None when no run succeeded."""
+        return min(self.seconds) if self.seconds else None
+
+    def run(self, cmd: list[str], label: str, timeout: float | None = None,
+            on_start: Callable[[subprocess.Popen], None] | None = None) -> Run | None:
+        """Measure `cmd` once (unless an earlier run failed); log and keep the numbers."""
+        if self.error is not None:
+            return None
+        log(f"{label} {self.name}: {' '.join(cmd)}")
+        run = measure(cmd, timeout, on_start)
+        if run.returncode != 0:
+            self.error = run.error_text()
+            log(f"{label} {self.name} FAILED after {run.seconds:.1f} s, {self.error}")
+            return run
+        self.seconds.append(run.seconds)
+        self.rss_mib = max(self.rss_mib or 0.0, run.rss_mib)
+        self.stdout = run.stdout
+        log(f"{label} {self.name} {run.seconds:.2f} s, peak RSS {run.rss_mib:.0f} MiB")
+        return run
+
+    def as_json(self) -> dict[str, Any]:
+        """The numbers for a --json dump."""
+        return {"seconds": self.best, "all_seconds": self.seconds, "peak_rss_mib": self.rss_mib,
+                "error": self.error}
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table, numbers right-aligned."""
+    return ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]

@@ -58,12 +58,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from allmarket_data import AllMarketParams, add_generator_arguments, expected_rows, params_from
+from allmarket_data import ensure_data as ensure_all_market
 from benchkit import (
     LIQ_HEADER,
+    Tally,
     ensure_generated,
     fmt,
     jitter_sort,
-    measure,
+    log,
+    markdown_table,
     parquet_rows,
     read_manifest,
     self_rss_mib,
@@ -109,6 +113,9 @@ TICKER_HEADER = (
 )
 
 # The floor: parse every file with pyarrow and nothing else (only pyarrow is imported).
+PANDAS_SCRIPT = Path(__file__).resolve().with_name("pandas_allmarket.py")
+FREQ_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
 FLOOR_PROGRAM = """\
 import json, sys
 import pyarrow, pyarrow.csv
@@ -366,41 +373,26 @@ class Result:
 
 
 def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> Result:
+    """Dense mode, one day count: streamliq replay against the pyarrow read-only floor."""
     paths = [folder / entry["name"] for entry in manifest["files"]]
     result = Result(days, manifest["events"], len(paths), sum(entry["bytes"] for entry in manifest["files"]))
     out = Path(tempfile.gettempdir()) / f"streamliq-bench-out-{days}d.parquet"
     replay = [*streamliq_command(args.streamliq), "replay", "--data-dir", str(folder), "--out", str(out),
               "--quiet", "--freq", args.freq]
     floor = [sys.executable, "-c", FLOOR_PROGRAM, *map(str, paths)]
+    streamliq, pyarrow = Tally("streamliq"), Tally("pyarrow read")
     warm_cache(paths)
     for attempt in range(args.repeat):
         label = f"[{days} d, run {attempt + 1}/{args.repeat}]"
-        if result.streamliq_error is None:
-            print(f"{label} {' '.join(replay)}", file=sys.stderr, flush=True)
-            run = measure(replay, args.timeout)
-            if run.returncode != 0:
-                result.streamliq_error = run.error_text()
-                print(f"{label} streamliq FAILED after {run.seconds:.1f} s, {result.streamliq_error}",
-                      file=sys.stderr, flush=True)
-            else:
-                result.streamliq_all_seconds.append(run.seconds)
-                result.streamliq_seconds = min(result.streamliq_all_seconds)
-                result.streamliq_rss_mib = max(result.streamliq_rss_mib or 0.0, run.max_rss_kib / 1024)
-                print(f"{label} streamliq {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
-                      file=sys.stderr, flush=True)
-        if result.pyarrow_error is None:
-            run = measure(floor, args.timeout)
-            if run.returncode != 0:
-                result.pyarrow_error = run.error_text()
-                print(f"{label} pyarrow floor FAILED: {result.pyarrow_error}", file=sys.stderr, flush=True)
-            else:
-                result.pyarrow_all_seconds.append(run.seconds)
-                result.pyarrow_seconds = min(result.pyarrow_all_seconds)
-                result.pyarrow_rss_mib = max(result.pyarrow_rss_mib or 0.0, run.max_rss_kib / 1024)
-                result.pyarrow_rows = json.loads(run.stdout)["rows"]
-                print(f"{label} pyarrow read {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
-                      file=sys.stderr, flush=True)
-    if result.streamliq_error is None and out.exists():
+        streamliq.run(replay, label, args.timeout)
+        pyarrow.run(floor, label, args.timeout)
+    result.streamliq_all_seconds, result.pyarrow_all_seconds = streamliq.seconds, pyarrow.seconds
+    result.streamliq_seconds, result.pyarrow_seconds = streamliq.best, pyarrow.best
+    result.streamliq_rss_mib, result.pyarrow_rss_mib = streamliq.rss_mib, pyarrow.rss_mib
+    result.streamliq_error, result.pyarrow_error = streamliq.error, pyarrow.error
+    if pyarrow.error is None:
+        result.pyarrow_rows = json.loads(pyarrow.stdout)["rows"]
+    if streamliq.error is None and out.exists():
         result.streamliq_rows = parquet_rows(out)
     return result
 
@@ -453,6 +445,129 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# all-market mode: streamliq replay (all columns) against the plain pandas script (a subset)
+
+
+@dataclass
+class AllMarketResult:
+    """One (data set, frequency) of the all-market mode."""
+
+    symbols: int
+    days: int
+    freq: str
+    events: int
+    expected_rows: int
+    streamliq: Tally
+    pandas: Tally
+    streamliq_rows: int | None = None
+    pandas_rows: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """pandas time / streamliq time: above 1 means streamliq is faster."""
+        a, b = self.pandas.best, self.streamliq.best
+        return a / b if a and b else None
+
+    def rows_per_s(self, tally: Tally) -> float | None:
+        """Output rows a second (the rows streamliq wrote, else the expected count)."""
+        rows = self.streamliq_rows or self.expected_rows
+        return rows / tally.best if tally.best else None
+
+    def rows_agree(self) -> bool:
+        """streamliq, pandas and the generator's manifest agree on the row count."""
+        return self.streamliq_rows == self.pandas_rows == self.expected_rows
+
+    def as_json(self) -> dict[str, Any]:
+        return {"symbols": self.symbols, "days": self.days, "freq": self.freq, "events": self.events,
+                "expected_rows": self.expected_rows, "streamliq_rows": self.streamliq_rows,
+                "pandas_rows": self.pandas_rows, "rows_agree": self.rows_agree(), "ratio": self.ratio,
+                "streamliq_rows_per_s": self.rows_per_s(self.streamliq),
+                "pandas_rows_per_s": self.rows_per_s(self.pandas),
+                "streamliq": self.streamliq.as_json(), "pandas": self.pandas.as_json()}
+
+
+def bench_all_market(folder: Path, manifest: dict, freq: str, args: argparse.Namespace) -> AllMarketResult:
+    """Time `streamliq replay` and the pandas script, each in its own child, on one data set and freq."""
+    params = manifest["params"]
+    paths = [folder / entry["name"] for entry in manifest["files"]]
+    stem = Path(tempfile.gettempdir()) / f"streamliq-bench-allmarket-{params['symbols']}x{params['days']}d-{freq}"
+    out_streamliq, out_pandas = stem.with_suffix(".streamliq.parquet"), stem.with_suffix(".pandas.parquet")
+    replay = [*streamliq_command(args.streamliq), "replay", "--data-dir", str(folder), "--out", str(out_streamliq),
+              "--quiet", "--freq", freq]
+    script = [sys.executable, str(PANDAS_SCRIPT), "--freq", freq, "--out", str(out_pandas), *map(str, paths)]
+    result = AllMarketResult(params["symbols"], params["days"], freq, manifest["events"],
+                             expected_rows(manifest, FREQ_SECONDS[freq]), Tally("streamliq"), Tally("pandas"))
+    warm_cache(paths)
+    for attempt in range(args.repeat):
+        label = f"[{result.symbols}x{result.days} d {freq}, run {attempt + 1}/{args.repeat}]"
+        result.streamliq.run(replay, label, args.timeout)
+        result.pandas.run(script, label, args.timeout)
+    if result.streamliq.error is None:
+        result.streamliq_rows = parquet_rows(out_streamliq)
+    if result.pandas.error is None:
+        result.pandas_rows = json.loads(result.pandas.stdout.strip().splitlines()[-1])["rows"]
+    if not args.keep_outputs:
+        for path in (out_streamliq, out_pandas):
+            path.unlink(missing_ok=True)
+    return result
+
+
+def report_all_market(results: list[AllMarketResult], repeat: int) -> str:
+    """The all-market table and the row-count check."""
+    rows = [[f"{r.symbols}x{r.days}d", r.freq, f"{r.events:,}", _rows_text(r), fmt(r.streamliq.best, ".2f"),
+             fmt(r.pandas.best, ".2f"), fmt(r.rows_per_s(r.streamliq), ",.0f"), fmt(r.rows_per_s(r.pandas), ",.0f"),
+             fmt(r.ratio, ".2f"), fmt(r.streamliq.rss_mib, ",.0f"), fmt(r.pandas.rss_mib, ",.0f")]
+            for r in results]
+    lines = [f"all-market: streamliq replay (all columns) vs the plain pandas script (a subset), best of {repeat}",
+             "ratio = pandas s / streamliq s (above 1: streamliq faster)", "",
+             *markdown_table(["data", "freq", "events", "rows", "streamliq s", "pandas s", "streamliq rows/s",
+                              "pandas rows/s", "ratio", "streamliq peak RSS MiB", "pandas peak RSS MiB"], rows), ""]
+    for r in results:
+        lines.append(f"- {r.symbols}x{r.days} d {r.freq}: rows streamliq {_count(r.streamliq_rows)}, "
+                     f"pandas {_count(r.pandas_rows)}, expected {r.expected_rows:,} "
+                     f"({'agree' if r.rows_agree() else 'DIFFER'})")
+        for tally in (r.streamliq, r.pandas):
+            if tally.error:
+                lines.append(f"  {tally.name} failed: {tally.error.splitlines()[-1]}")
+    return "\n".join(lines)
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
+
+
+def _rows_text(r: AllMarketResult) -> str:
+    return _count(r.streamliq_rows if r.streamliq_rows is not None else r.pandas_rows)
+
+
+def main_all_market(args: argparse.Namespace) -> int:
+    """Run the all-market mode for every --days value and --freq."""
+    freqs = [f.strip() for f in (args.freq or "5m,1m").split(",") if f.strip()]
+    unknown = [f for f in freqs if f not in FREQ_SECONDS]
+    if unknown:
+        raise SystemExit(f"--freq: all-market mode takes {', '.join(FREQ_SECONDS)}; got {', '.join(unknown)}")
+    results = []
+    for days in args.days or [10]:
+        params = params_from(args, args.symbols, days)
+        folder, manifest = ensure_all_market(args.data_root, params, args.sample)
+        log(f"data: {folder} ({manifest['events']:,} liquidations, {len(manifest['first_ts'])} symbols)")
+        results.extend(bench_all_market(folder, manifest, freq, args) for freq in freqs)
+    print(report_all_market(results, args.repeat))
+    if args.json:
+        payload = {"benchmark": "replay_throughput", "mode": "all-market", "repeat": args.repeat,
+                   "streamliq_command": streamliq_command(args.streamliq), "data_root": str(args.data_root),
+                   **_machine(), "results": [r.as_json() for r in results]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    failed = any(r.streamliq.error or r.pandas.error for r in results)
+    return 1 if failed or not all(r.rows_agree() for r in results) else 0
+
+
+def _machine() -> dict[str, Any]:
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "measuring_process_rss_mib": self_rss_mib()}
+
+
 def parse_days(text: str) -> list[int]:
     try:
         days = sorted({int(part) for part in text.split(",") if part.strip()})
@@ -466,36 +581,50 @@ def parse_days(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=parse_days, default=parse_days("1,7"),
-                        help="comma-separated day counts to replay (default: 1,7)")
+    parser.add_argument("--mode", choices=("dense", "all-market"), default="dense",
+                        help="dense: one busy symbol with trades and ticker vs the pyarrow read floor; "
+                             "all-market: many symbols' liquidations vs the pandas script (default: dense)")
+    parser.add_argument("--days", type=parse_days,
+                        help="comma-separated day counts to replay (default: 1,7 dense, 10 all-market)")
+    parser.add_argument("--symbols", type=int, default=400, help="all-market: perpetuals (default: 400)")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="all-market: keep the parquet outputs in the temp folder")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT,
                         help=f"cache of generated data sets (default: {DEFAULT_DATA_ROOT})")
-    parser.add_argument("--freq", default="15m", help="passed to streamliq replay --freq (default: 15m)")
+    parser.add_argument("--freq", help="dense: passed to streamliq replay --freq as is (default: 15m); "
+                                       "all-market: comma list, one run each (default: 5m,1m)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per measurement, best time kept (default: 1)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--timeout", type=float, help="kill a run after this many seconds (default: none)")
     parser.add_argument("--streamliq",
                         help="the streamliq executable (default: next to this Python or on PATH)")
-    parser.add_argument("--seed", type=int, default=20240301, help="generator seed (default: %(default)s)")
+    parser.add_argument("--seed", type=int, help="generator seed (default: 20240301 dense, "
+                                                 f"{AllMarketParams.seed} all-market)")
     parser.add_argument("--liquidations-per-day", type=int, default=20_000, help="(default: %(default)s)")
     parser.add_argument("--trades-per-day", type=int, default=2_000_000, help="(default: %(default)s)")
     parser.add_argument("--gzip-level", type=int, default=1, choices=range(1, 10), metavar="1-9",
                         help="gzip level of the generated files (default: %(default)s)")
+    add_generator_arguments(parser, common=False)
     parser.add_argument("--_generate", type=Path, help=argparse.SUPPRESS)  # internal: generator process
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    params = GenParams(args.seed, args.liquidations_per_day, args.trades_per_day, args.gzip_level)
-    if args._generate is not None:
-        generate_set(args._generate, args.days[-1], params, args.data_root)
-        return 0
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     if not hasattr(os, "wait4"):
         raise SystemExit("this benchmark needs os.wait4 (Linux or another Unix)")
+    if args.mode == "all-market":
+        return main_all_market(args)
+    args.days = args.days or [1, 7]
+    args.freq = args.freq or "15m"
+    params = GenParams(20240301 if args.seed is None else args.seed, args.liquidations_per_day,
+                       args.trades_per_day, args.gzip_level)
+    if args._generate is not None:
+        generate_set(args._generate, args.days[-1], params, args.data_root)
+        return 0
     results = []
     for days in args.days:
         folder, manifest = ensure_data(args.data_root, days, params)
@@ -510,8 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = {
             "benchmark": "replay_throughput", "freq": args.freq, "repeat": args.repeat,
             "streamliq_command": streamliq_command(args.streamliq), "data_root": str(args.data_root),
-            "generator": asdict(params), "python": sys.version.split()[0], "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "measuring_process_rss_mib": parent_rss,
+            "generator": asdict(params), **_machine(),
             "rss_growth_pct": {"streamliq": growth(results, "streamliq_rss_mib"),
                                "pyarrow": growth(results, "pyarrow_rss_mib")},
             "results": [r.as_json() for r in results],
