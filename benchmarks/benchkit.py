@@ -238,7 +238,8 @@ class Tally:
         """Measure `cmd` once (unless an earlier run failed); log and keep the numbers."""
         if self.error is not None:
             return None
-        log(f"{label} {self.name}: {' '.join(cmd)}")
+        shown = ["<program>" if i and cmd[i - 1] == "-c" else arg for i, arg in enumerate(cmd)]
+        log(f"{label} {self.name}: {' '.join(shown)}")
         run = measure(cmd, timeout, on_start)
         if run.returncode != 0:
             self.error = run.error_text()
@@ -260,3 +261,8 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table, numbers right-aligned."""
     return ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header),
             *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def verdict(ok: bool | None) -> str:
+    """PASS, FAIL or n/a (a number is missing)."""
+    return "n/a" if ok is None else "PASS" if ok else "FAIL"

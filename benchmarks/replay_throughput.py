@@ -72,6 +72,7 @@ from benchkit import (
     read_manifest,
     self_rss_mib,
     streamliq_command,
+    verdict,
     warm_cache,
     write_csv_gz,
 )
@@ -433,6 +434,13 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         lines.append(f"Peak RSS growth from {small} to {large} day(s): streamliq "
                      f"{fmt(s, '+.1f')}%, pyarrow read {fmt(p, '+.1f')}%")
     for r in results:
+        lines.append(f"- acceptance, {r.days} d: streamliq at least 0.8x the pyarrow read throughput: "
+                     f"{fmt(r.ratio, '.3f')}x {verdict(None if r.ratio is None else r.ratio >= 0.8)}")
+    if len({r.days for r in results}) > 1:
+        s = growth(results, "streamliq_rss_mib")
+        lines.append(f"- acceptance: streamliq peak RSS of the longest run within 20% of the shortest: "
+                     f"{fmt(s, '+.1f')}% {verdict(None if s is None else s <= 20)}")
+    for r in results:
         notes = []
         if r.pyarrow_rows is not None and r.pyarrow_rows != r.events:
             notes.append(f"pyarrow read {r.pyarrow_rows:,} rows, the manifest says {r.events:,}")
@@ -527,6 +535,11 @@ def report_all_market(results: list[AllMarketResult], repeat: int) -> str:
         lines.append(f"- {r.symbols}x{r.days} d {r.freq}: rows streamliq {_count(r.streamliq_rows)}, "
                      f"pandas {_count(r.pandas_rows)}, expected {r.expected_rows:,} "
                      f"({'agree' if r.rows_agree() else 'DIFFER'})")
+        fast = None if r.ratio is None else r.ratio >= 1.2
+        small = None if r.streamliq.rss_mib is None or r.pandas.rss_mib is None else (
+            r.streamliq.rss_mib <= r.pandas.rss_mib)
+        lines.append(f"  acceptance (5m at 400x10): streamliq at least 1.2x the pandas speed: {fmt(r.ratio, '.2f')}x "
+                     f"{verdict(fast)}; peak RSS no more than pandas: {verdict(small)}")
         for tally in (r.streamliq, r.pandas):
             if tally.error:
                 lines.append(f"  {tally.name} failed: {tally.error.splitlines()[-1]}")
