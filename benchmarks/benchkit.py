@@ -121,6 +121,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def count_text(value: int | None) -> str:
+    """A count with thousands separators, or n/a."""
+    return "n/a" if value is None else f"{value:,}"
+
+
 def fmt(value: float | None, spec: str) -> str:
     """`value` formatted, or 'failed' when it is missing."""
     return "failed" if value is None else format(value, spec)

@@ -63,6 +63,7 @@ from allmarket_data import ensure_data as ensure_all_market
 from benchkit import (
     LIQ_HEADER,
     Tally,
+    count_text,
     ensure_generated,
     fmt,
     jitter_sort,
@@ -532,8 +533,8 @@ def report_all_market(results: list[AllMarketResult], repeat: int) -> str:
              *markdown_table(["data", "freq", "events", "rows", "streamliq s", "pandas s", "streamliq rows/s",
                               "pandas rows/s", "ratio", "streamliq peak RSS MiB", "pandas peak RSS MiB"], rows), ""]
     for r in results:
-        lines.append(f"- {r.symbols}x{r.days} d {r.freq}: rows streamliq {_count(r.streamliq_rows)}, "
-                     f"pandas {_count(r.pandas_rows)}, expected {r.expected_rows:,} "
+        lines.append(f"- {r.symbols}x{r.days} d {r.freq}: rows streamliq {count_text(r.streamliq_rows)}, "
+                     f"pandas {count_text(r.pandas_rows)}, expected {r.expected_rows:,} "
                      f"({'agree' if r.rows_agree() else 'DIFFER'})")
         fast = None if r.ratio is None else r.ratio >= 1.2
         small = None if r.streamliq.rss_mib is None or r.pandas.rss_mib is None else (
@@ -546,12 +547,8 @@ def report_all_market(results: list[AllMarketResult], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def _count(value: int | None) -> str:
-    return "n/a" if value is None else f"{value:,}"
-
-
 def _rows_text(r: AllMarketResult) -> str:
-    return _count(r.streamliq_rows if r.streamliq_rows is not None else r.pandas_rows)
+    return count_text(r.streamliq_rows if r.streamliq_rows is not None else r.pandas_rows)
 
 
 def main_all_market(args: argparse.Namespace) -> int:
@@ -577,7 +574,7 @@ def main_all_market(args: argparse.Namespace) -> int:
 
 
 def _machine() -> dict[str, Any]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count(),
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpucount_text(),
             "measuring_process_rss_mib": self_rss_mib()}
 
 
