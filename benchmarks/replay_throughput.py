@@ -575,7 +575,7 @@ def main_all_market(args: argparse.Namespace) -> int:
 
 
 def _machine() -> dict[str, Any]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpucount_text(),
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "measuring_process_rss_mib": self_rss_mib()}
 
 
