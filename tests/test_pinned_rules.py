@@ -175,20 +175,20 @@ def test_size_bucket_lookback_includes_its_lower_edge_and_excludes_bar_start():
 
 
 def test_q99_5_labels_and_values():
-    rng = np.random.default_rng(3)
-    ts = np.sort(T0 + rng.integers(0, 30 * HOUR, 600))
-    liq = liquidations(ts, np.round(rng.lognormal(8, 1, len(ts)), 2), np.ones(len(ts)))
+    # hour k < 24: one liquidation of notional k + 1 at exactly T0 + k h; hour 24: 23.8 and 23.85
+    notional = [*range(1, 25), 23.8, 23.85]
+    ts = [T0 + k * HOUR for k in range(24)] + [T0 + 24 * HOUR + 5, T0 + 24 * HOUR + 6]
+    liq = liquidations(ts, notional, np.ones(len(ts)))
     rows = checked_rows(liq, freq="1h", bucket_quantiles=(0.995,), bucket_hours=(24,), mining_windows=(24,),
                         mining_quantiles=(0.995,), z_windows=(24,), pct_windows=(24,))
-    assert {"big_q99.5_h24_threshold", "big_q99.5_h24_count", "big_q99.5_h24_share",
+    assert {"big_q99.5_h24_threshold", "big_q99.5_h24_count", "big_q99.5_h24_notional", "big_q99.5_h24_share",
             "all_notional_exq99.5w24", "all_max_exq99.5w24"} <= set(rows.columns)
-    last = rows.iloc[-1]
-    window = (liq["price"] * liq["amount"])[(liq["ts"] >= T0 + 5 * HOUR) & (liq["ts"] < T0 + 29 * HOUR)]
-    assert last["big_q99.5_h24_threshold"] == pytest.approx(np.quantile(window, 0.995), rel=1e-12)
-    notional = rows["all_notional"].to_numpy()
-    exceeds = [float(notional[t] > np.quantile(notional[t - 24:t], 0.995)) for t in range(24, len(rows))]
-    assert rows["all_notional_exq99.5w24"].iloc[24:].tolist() == exceeds
-    assert rows["all_notional_exq99.5w24"].iloc[:24].isna().all()
+    last = rows.iloc[24]
+    theta = np.quantile(np.arange(1.0, 25.0), 0.995)  # 23.885, over [T0, T0 + 24 h)
+    assert last["big_q99.5_h24_threshold"] == pytest.approx(theta, rel=1e-12)
+    assert (last["big_q99.5_h24_count"], last["big_q99.5_h24_notional"]) == (0.0, 0.0)  # 23.85 < 23.885
+    assert last["all_max_exq99.5w24"] == 0.0 and last["all_notional_exq99.5w24"] == 1.0
+    assert rows["all_max_exq99.5w24"].iloc[:24].isna().all()
 
 
 # -- section 4: a previous open interest or index price of 0 ---------------------------------------
@@ -214,13 +214,14 @@ def test_zero_index_price_and_zero_previous_open_interest_give_nan():
 # -- section 6: z with std exactly 0, ranks with ties, exq over identical windows ------------------
 
 def test_rolling_windows_of_identical_values():
-    # all_notional per 1m bar: 0.1*3 three times (identical, not 0.3), a spike, four empty bars, a spike
-    price = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    # all_notional per 1m bar: 1234.567*3 three times, a spike (x10), four empty bars, a small spike
+    price = [1234.567] * 5 + [0.1, 0.1]
     amount = [3.0, 3.0, 3.0, 30.0, 30.0, 30.0, 30.0]
     minute = [0, 1, 2, 3, 3, 8, 9]
     liq = liquidations(T0 + np.array(minute) * MINUTE + 7, price, amount, side=["sell"] * 7)
     rows = checked_rows(liq, mining_quantiles=(0.5, 0.9), pct_windows=(4,))
-    assert rows["all_notional"].tolist()[:3] == [0.1 * 3] * 3
+    identical = rows["all_notional"].to_numpy()[:3]
+    assert (identical == 1234.567 * 3).all() and identical.std(ddof=1) > 0  # numpy's std is not 0 here
     # z3: the three previous bars are identical (std exactly 0): NaN, not +inf
     assert math.isnan(rows["all_notional_z3"][3]) and math.isnan(rows["long_notional_z3"][3])
     assert math.isnan(rows["all_count_z3"][3]) and math.isnan(rows["all_max_z3"][3])
