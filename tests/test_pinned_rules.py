@@ -16,9 +16,9 @@ import pytest
 from conftest import EXCHANGE, MINUTE, T0, assert_rows_equal, frame_of
 from reference import reference_factors
 
-from streamliq.config import FactorConfig
+from streamliq.engine.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import BUY, SELL, LiquidationBatch, TickerBatch
+from streamliq.engine.events import BUY, SELL, LiquidationBatch, TickerBatch
 
 SYMBOL = "BTCUSDT"
 INSTRUMENT = ((EXCHANGE, SYMBOL),)
