@@ -16,8 +16,8 @@ import pytest
 from conftest import EXCHANGE, MINUTE, T0, assert_rows_equal, frame_of
 from reference import reference_factors
 
-from streamliq.engine.config import FactorConfig
 from streamliq.engine import BarEngine
+from streamliq.engine.config import FactorConfig
 from streamliq.engine.events import BUY, SELL, LiquidationBatch, TickerBatch
 
 SYMBOL = "BTCUSDT"

@@ -64,8 +64,8 @@ def run(events: list, group: int) -> pd.DataFrame:
     for run_ in batches:
         columns = {name: np.concatenate([getattr(e, name) for e in run_]) for name in run_[0]._columns()}
         engine.feed(type(run_[0])(instruments=INSTRUMENTS, **columns))
-        rows += engine.advance(int(columns["arrival"][-1]))
-    rows += engine.flush()
+        rows += engine.advance(int(columns["arrival"][-1])).to_dicts()
+    rows += engine.flush().to_dicts()
     return frame_of(rows, engine.columns)
 
 
