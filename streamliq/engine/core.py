@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import FactorConfig
 from .events import SELL, EventBatch, Instrument, LiquidationBatch, MetricBatch, TickerBatch, TradeBatch
+from .features.aggregate import Aggregates, Members
 from .features.metric_bars import add_metrics
 from .freq import Freq
 from .gaps import Outages
@@ -42,13 +43,19 @@ class _FreqBook:
 class BarEngine:
     """Event-time bars for many instruments and frequencies in one pass (FACTORS.md)."""
 
-    def __init__(self, config: FactorConfig | None = None) -> None:
+    aggregates: Aggregates | None = None  # class default: engines checkpointed before section 10
+
+    def __init__(self, config: FactorConfig | None = None, aggregates: Members | None = None) -> None:
+        """`aggregates` (instrument -> (coin, base_per_unit)) adds the FACTORS.md section 10 rows."""
         self.config = config or FactorConfig()
         self.columns = self.config.columns()
         self.books = [_FreqBook(freq, i) for i, freq in enumerate(self.config.freqs)]
         self.watermark = NO_WATERMARK
         self.events = 0
         self.outages = Outages()  # live feed outages: bars they overlap get gap = true
+        self.aggregates = None if aggregates is None else Aggregates(aggregates)
+        if self.aggregates is not None:
+            self.outages.members = self.aggregates.groups
 
     # -- input ------------------------------------------------------------------------------
     def feed(self, batch: EventBatch) -> None:
@@ -62,6 +69,12 @@ class BarEngine:
         seen = np.maximum.accumulate(np.maximum(batch.arrival, self.watermark))
         for book in self.books:
             self._feed_book(book, batch, seen)
+        union = self.aggregates.batch_for(batch) if self.aggregates is not None else None
+        if union is not None:  # the same events again as the aggregates' ("all", coin)
+            for book in self.books:
+                late_before = book.late_events  # members' late events are counted once
+                self._feed_book(book, union[0], seen[union[1]])
+                book.late_events = late_before
 
     def _feed_book(self, book: _FreqBook, batch: EventBatch, seen: np.ndarray) -> None:
         width = book.freq.us

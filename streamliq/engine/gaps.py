@@ -30,6 +30,7 @@ class Outages:
     def __init__(self) -> None:
         self.open: dict[str, Outage] = {}
         self.finished: list[Outage] = []
+        self.members: dict[Instrument, set[Instrument]] = {}  # aggregate -> members (FACTORS.md 10)
 
     def begin(self, key: str, instruments: frozenset[Instrument] | None, start: int) -> None:
         """The feed behind `key` went down at `start` (a second begin keeps the first start)."""
@@ -47,6 +48,9 @@ class Outages:
         """Whether any outage touches `instrument` in the bar [start, end)."""
         if not self.open and not self.finished:
             return False
+        members = getattr(self, "members", {}).get(instrument, ())  # getattr: checkpoints before section 10
+        if any(self.covers(member, start, end) for member in members):
+            return True  # an aggregate row has a gap when any member's bar has one
         return any(o.overlaps(instrument, start, end) for o in (*self.open.values(), *self.finished))
 
     def forget_before(self, time: int) -> None:
