@@ -53,7 +53,8 @@ class Aggregates:
         aggregates = sorted({entry[0] for entry in entries if entry is not None})
         if not aggregates:
             return None
-        code = np.array([aggregates.index(e[0]) if e else -1 for e in entries], dtype=np.int32)
+        position = {aggregate: i for i, aggregate in enumerate(aggregates)}
+        code = np.array([position[e[0]] if e else -1 for e in entries], dtype=np.int32)
         per_unit = np.array([e[1] if e else np.nan for e in entries])
         rows = code[batch.instrument]
         index = np.flatnonzero(rows >= 0)
