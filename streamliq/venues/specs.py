@@ -137,7 +137,8 @@ class SpecTable:
         True for every symbol of a known Tardis id that the implicit coin rules do not cover;
         other venues (unknown to streamliq) are read as given.
         """
-        return exchange in KNOWN_EXCHANGES or any(s.exchange == exchange for s in self.exact.values())
+        return exchange in KNOWN_EXCHANGES or any(s.exchange == exchange
+                                                  for s in (*self.exact.values(), *self.patterns))
 
 
 _COIN_M = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
