@@ -94,8 +94,8 @@ class SpecTable:
     """Instrument specs by (exchange, symbol): table rows, then the implicit coin rules.
 
     A row's symbol may be a glob (`BTCUSD_*`, `BTC-USD-2?????`) so that dated futures need one
-    row per family; an exact row wins over a pattern, and later rows (`--instruments`) win over
-    earlier ones (the shipped table).
+    row per family. An exact row wins over a glob; among exact rows of one symbol, and among
+    globs, later rows (`--instruments`) win over earlier ones (the shipped table).
     """
 
     def __init__(self, rows: Iterable[InstrumentSpec] = ()) -> None:
@@ -190,7 +190,7 @@ def _spec_row(path: str, line: int, cells: dict[str, str], n_cells: int, n_names
             numbers[name] = math.nan
         if not (numbers[name] > 0 and math.isfinite(numbers[name])):
             raise InputError(bad_row_message(path, line, name, cells[name], "must be a positive number"))
-    return InstrumentSpec(values["exchange"], values["symbol"].upper(), values["base"].upper(),
+    return InstrumentSpec(values["exchange"].lower(), values["symbol"].upper(), values["base"].upper(),
                           values["kind"], numbers["contract_value"], numbers["base_per_unit"])
 
 
