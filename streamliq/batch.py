@@ -27,7 +27,7 @@ from .errors import InputError
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
 from .sources.positioning.frame import read_metrics
-from .sources.units import default_converter, missing_spec_message
+from .sources.units import UnitConverter, default_converter, missing_spec_message
 from .tardis_replay import Replay
 
 __all__ = ["LiquidationFactorEngine", "read_metrics", "replay"]
@@ -51,7 +51,7 @@ class LiquidationFactorEngine:
         base units like replayed files; `instruments` (a spec CSV) adds or overrides specs.
         `aggregate` adds the cross-venue rows of section 10 (`exchange` "all").
         """
-        self.units = default_converter(instruments)
+        self.specs = default_converter(instruments).table  # a bad instruments file fails here
         self.aggregate = aggregate
         self.resample_freq = resample_freq
         self.lateness = lateness
@@ -85,22 +85,23 @@ class LiquidationFactorEngine:
             bucket_hours=bucket_window_hours, mining_windows=mining_windows,
             mining_quantiles=mining_quantiles, metrics=metrics_df is not None,
         )
-        batches = [self._batch(liq_df, "liquidations")]
+        units = UnitConverter(self.specs)  # per call: it remembers mark prices
+        batches = [self._batch(liq_df, "liquidations", units)]
         if ticker_df is not None:
-            batches.append(self._batch(ticker_df, "derivative_ticker"))
+            batches.append(self._batch(ticker_df, "derivative_ticker", units))
         if trades_df is not None:
-            batches.append(self._batch(trades_df, "trades"))
+            batches.append(self._batch(trades_df, "trades", units))
         if metrics_df is not None:
-            batches.append(self._batch(metrics_df, "metrics"))
-        engine = BarEngine(config, aggregates=self.units.members() if self.aggregate else None)
+            batches.append(self._batch(metrics_df, "metrics", units))
+        engine = BarEngine(config, aggregates=units.members() if self.aggregate else None)
         rows: list[dict] = []
         for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
             rows += closed
         rows += engine.flush()
         return rows_to_frame(rows, engine.columns).set_index("bar_start")
 
-    def _batch(self, frame: pd.DataFrame, channel: str) -> EventBatch:
-        """One arrival-ordered batch from a DataFrame, validated."""
+    def _batch(self, frame: pd.DataFrame, channel: str, units: UnitConverter) -> EventBatch:
+        """One arrival-ordered batch from a DataFrame, validated, in base units (FACTORS.md 9)."""
         what = f"{channel} frame"
         if not isinstance(frame, pd.DataFrame):
             raise InputError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
@@ -129,7 +130,7 @@ class LiquidationFactorEngine:
         batch = BATCH_TYPES[channel](
             instruments=tuple((str(e), str(s)) for e, s in instruments),
             instrument=codes.astype(np.int32), ts=ts, arrival=arrival, **fields)
-        batch, missing = self.units.convert(batch.take(order))
+        batch, missing = units.convert(batch.take(order))
         if missing:
             (exchange, symbol_name), _ = missing[0]
             raise InputError(f"{what}: {missing_spec_message(exchange, symbol_name, 'instruments=FILE', skip=None)}")
