@@ -94,7 +94,7 @@ def test_inverse_open_interest_uses_the_mark_price(tmp_path):
     inverse = rows.loc["BTC-USD-SWAP", "open_interest"].to_numpy()
     np.testing.assert_allclose(inverse, [2.0, 2.5, 3.0], rtol=1e-12)  # 1200 x 100 USD / 60,000 ...
     assert rows.loc["BTC-USDT-SWAP", "open_interest"].iloc[0] == pytest.approx(10.0, rel=1e-12)  # x 0.01 BTC
-    assert rows.loc["BTC-USD-SWAP", "liq_oi_ratio"].iloc[1] == pytest.approx(0.0, abs=0)
+    assert rows.loc["BTC-USD-SWAP", "all_qty"].iloc[0] == pytest.approx(100.0 / 60_000.0, rel=1e-12)
 
 
 def test_binance_delivery_real_trades_are_counted_in_contracts_of_10_usd(tmp_path):
