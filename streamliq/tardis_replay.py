@@ -18,6 +18,7 @@ from .engine.events import EventBatch
 from .sources.discovery import CHANNELS, discover, parse_day
 from .sources.merge import merge_by_arrival
 from .sources.tardis import TardisFileReader
+from .sources.units import default_converter
 from .sources.windows import ArrivalWindows
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
@@ -59,7 +60,13 @@ class Replay:
         channels: Iterable[str] = CHANNELS,
         on_progress: Callable[[ReplayStats], None] | None = None,
         metrics_dir: str | Path | None = None,
+        instruments: str | Path | None = None,
+        aggregate: bool = False,
     ) -> None:
+        """`instruments` (a spec CSV) adds or overrides contract specs; `aggregate` adds the
+        cross-venue rows of FACTORS.md section 10."""
+        self.units = default_converter(instruments)
+        self.aggregate = aggregate
         self.config = config or FactorConfig()
         if metrics_dir is not None:
             self.config = dataclasses.replace(self.config, metrics=True)
@@ -84,7 +91,7 @@ class Replay:
 
     def blocks(self) -> Iterator[RowBlock]:
         """The rows as the engine closes them: RowBlocks in output order."""
-        engine = BarEngine(self.config)
+        engine = BarEngine(self.config, aggregates=self.units.members() if self.aggregate else None)
         stats = self.stats
         metrics = ArrivalWindows(self.metric_streams)
         metrics.drop_until(_day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
@@ -92,7 +99,7 @@ class Replay:
             block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
             readers = [
                 TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
-                                 self.skip_bad_rows, stats.bad_rows, block_size=block)
+                                 self.skip_bad_rows, stats.bad_rows, block_size=block, units=self.units)
                 for item in plan.files
             ]
             done_before = stats.bytes_done

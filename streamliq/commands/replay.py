@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         if args.metrics_dir:
             raise InputError("--metrics-dir is not supported with --scheduler/--workers yet; replay in one process")
+        if args.aggregate:
+            raise InputError("--aggregate is not supported with --scheduler/--workers (each task replays one "
+                             "symbol, an aggregate needs every venue's symbols of its coin); replay in one process")
         args.data_dir = str(Path(args.data_dir).resolve())  # the workers may run elsewhere
     replay = open_replay(args, config, on_progress=progress)
     if distributed:
