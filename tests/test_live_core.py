@@ -13,8 +13,8 @@ from streamliq.badinput import BadInputCounter
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
 from streamliq.engine.events import BUY, SELL
-from streamliq.live.binance import BinanceNormalizer
-from streamliq.live.buffer import EventBuffer
+from streamliq.venues.binance import BinanceNormalizer
+from streamliq.venues.buffer import EventBuffer
 from streamliq.live.core import LiveCore
 from streamliq.live.recorded import RecordedReplay
 from streamliq.live.records import RecordWriter

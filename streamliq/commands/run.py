@@ -92,7 +92,7 @@ def _summary(daemon: LiveDaemon, stats: LiveStats) -> str:
     core = daemon.core
     p50, p99 = stats.delay_percentiles()
     late = ", ".join(f"{n:,} ({freq})" for freq, n in core.engine.late_events().items())
-    text = (f"streamliq run: {stats.rows:,} rows from {core.normalizer.messages:,} messages; late events "
+    text = (f"streamliq run: {stats.rows:,} rows from {core.messages:,} messages; late events "
             f"{late}; reconnects {sum(c.stats.reconnects for c in daemon.connections)}; "
             f"bar-close delay p50 {p50:.3f} s, p99 {p99:.3f} s")
     if core.bad.total:
