@@ -73,6 +73,7 @@ class Normalizer(ABC):
         self.bad = bad
         self.messages = 0
         self.specs: dict[str, InstrumentSpec] = {}  # symbol -> spec, from the instruments endpoint
+        self.marks: dict[str, float] = {}  # symbol -> last mark price (inverse contracts in coins)
 
     def frame(self, text: str, arrival: int, connection: str = "") -> None:
         """One websocket text frame received at `arrival` (µs) on socket `connection`."""
@@ -188,10 +189,11 @@ class Venue(ABC):
         """The specs in an instruments endpoint response body (ValueError if unreadable)."""
 
     # -- normalizer -----------------------------------------------------------------------------
-    @abstractmethod
-    def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None,
-                   bad: BadInputCounter) -> Normalizer:
-        """A normalizer appending this venue's events to `buffer`."""
+    normalizer_class: type[Normalizer]
+
+    def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> Normalizer:
+        """A normalizer appending this venue's events to `buffer` (to its sibling of this exchange)."""
+        return self.normalizer_class(buffer.for_exchange(self.exchange), symbols, bad)
 
 
 def base_per_unit(base: str) -> tuple[str, float]:

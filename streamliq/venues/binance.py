@@ -75,72 +75,11 @@ def all_market_streams(channels: tuple[str, ...]) -> list[str]:
     return [names[channel] for channel in channels if channel in names]
 
 
-class Binance(Venue):
-    name = "binance"
-    exchange = EXCHANGE
-    ws_url = "wss://fstream.binance.com"
-    rest_url = "https://fapi.binance.com"
-    channels = CHANNELS
-    args_per_request = 100
-    request_gap_s = 0.25
-    streams_per_connection = 1024
-    keepalive = KeepAlive(ws_ping_s=20.0)
-    polls_open_interest = True
-    polls_metrics = True
-    specs_before_streams = False
-    open_interest_path = "/fapi/v1/openInterest"
-    metrics_path = "/futures/data/{endpoint}"
-    instruments_path = "/fapi/v1/exchangeInfo"
-
-    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
-        return base_url.rstrip("/") + "/market/stream"
-
-    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[str]:
-        return symbol_streams(symbol, channels)
-
-    def all_market_streams(self, channels: tuple[str, ...]) -> list[str]:
-        return all_market_streams(channels)
-
-    def subscribe_request(self, streams: list[str], request_id: int) -> tuple[str, int]:
-        return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id}), 1
-
-    def control(self, text: str) -> Control | None:
-        if not (text.startswith('{"result"') or text.startswith('{"id"') or '"code"' in text[:40]):
-            return None
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(reply, dict) or "e" in reply:
-            return None
-        if "code" in reply:
-            return Control(reply.get("id"), False, f"{reply.get('code')} {reply.get('msg')}")
-        return Control(reply.get("id"), True)
-
-    def perpetual(self, item: str) -> str:
-        item = item.upper()
-        return item if item.endswith(_QUOTES) or "_" in item else item + "USDT"
-
-    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
-        info = json.loads(body)
-        specs = []
-        for s in info["symbols"]:
-            if s.get("contractType") != "PERPETUAL" or s.get("status") != "TRADING":
-                continue
-            base, multiple = base_per_unit(str(s.get("baseAsset") or s["symbol"].removesuffix("USDT")))
-            specs.append(InstrumentSpec(EXCHANGE, s["symbol"], base, "linear", 1.0, multiple))
-        return specs
-
-    def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None,
-                   bad: BadInputCounter) -> BinanceNormalizer:
-        return BinanceNormalizer(buffer, symbols, bad)
-
-
 class BinanceNormalizer(Normalizer):
     """Raw frames and REST bodies in, normalized events appended to an EventBuffer."""
 
     def __init__(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> None:
-        super().__init__(buffer.for_exchange(EXCHANGE), symbols, bad)
+        super().__init__(buffer, symbols, bad)
         self.metrics_seen: dict[tuple[str, str], int] = {}  # (endpoint, symbol) -> newest row's ts
 
     def open_interest(self, text: str, arrival: int) -> None:
@@ -241,6 +180,64 @@ class BinanceNormalizer(Normalizer):
 
     def _symbol(self, obj: dict, key: str, where: str) -> str | None:
         return self.wanted(obj.get(key), f"{where}.{key}")
+
+
+class Binance(Venue):
+    name = "binance"
+    exchange = EXCHANGE
+    normalizer_class = BinanceNormalizer
+    ws_url = "wss://fstream.binance.com"
+    rest_url = "https://fapi.binance.com"
+    channels = CHANNELS
+    args_per_request = 100
+    request_gap_s = 0.25
+    streams_per_connection = 1024
+    keepalive = KeepAlive(ws_ping_s=20.0)
+    polls_open_interest = True
+    polls_metrics = True
+    specs_before_streams = False
+    open_interest_path = "/fapi/v1/openInterest"
+    metrics_path = "/futures/data/{endpoint}"
+    instruments_path = "/fapi/v1/exchangeInfo"
+
+    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
+        return base_url.rstrip("/") + "/market/stream"
+
+    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[str]:
+        return symbol_streams(symbol, channels)
+
+    def all_market_streams(self, channels: tuple[str, ...]) -> list[str]:
+        return all_market_streams(channels)
+
+    def subscribe_request(self, streams: list[str], request_id: int) -> tuple[str, int]:
+        return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id}), 1
+
+    def control(self, text: str) -> Control | None:
+        if not (text.startswith('{"result"') or text.startswith('{"id"') or '"code"' in text[:40]):
+            return None
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(reply, dict) or "e" in reply:
+            return None
+        if "code" in reply:
+            return Control(reply.get("id"), False, f"{reply.get('code')} {reply.get('msg')}")
+        return Control(reply.get("id"), True)
+
+    def perpetual(self, item: str) -> str:
+        item = item.upper()
+        return item if item.endswith(_QUOTES) or "_" in item else item + "USDT"
+
+    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
+        info = json.loads(body)
+        specs = []
+        for s in info["symbols"]:
+            if s.get("contractType") != "PERPETUAL" or s.get("status") != "TRADING":
+                continue
+            base, multiple = base_per_unit(str(s.get("baseAsset") or s["symbol"].removesuffix("USDT")))
+            specs.append(InstrumentSpec(EXCHANGE, s["symbol"], base, "linear", 1.0, multiple))
+        return specs
 
 
 VENUE = Binance()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..badinput import BadInputCounter
 from ..engine.events import BUY, SELL, UNKNOWN
 from .base import (
     LIQUIDATIONS,
@@ -46,7 +45,6 @@ from .base import (
     number,
     optional_number,
 )
-from .buffer import EventBuffer
 from .specs import InstrumentSpec
 
 EXCHANGE = "bybit"
@@ -61,75 +59,8 @@ def is_inverse(symbol: str) -> bool:
     return not symbol.endswith(_LINEAR_QUOTES) and "USD" in symbol
 
 
-class Bybit(Venue):
-    name = "bybit"
-    exchange = EXCHANGE
-    ws_url = "wss://stream.bybit.com"
-    rest_url = "https://api.bybit.com"
-    channels = (LIQUIDATIONS, TICKER, TRADES)
-    args_per_request = 100
-    request_gap_s = 0.1
-    streams_per_connection = 200
-    keepalive = KeepAlive(text='{"req_id":"hb","op":"ping"}', every_s=20.0, timeout_s=10.0)
-    instruments_path = "/v5/market/instruments-info"
-    instruments_queries = ((("category", "linear"), ("limit", "1000")),
-                           (("category", "inverse"), ("limit", "1000")))
-
-    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
-        category = "inverse" if symbol is not None and is_inverse(symbol) else "linear"
-        return f"{base_url.rstrip('/')}/v5/public/{category}"
-
-    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[str]:
-        return [f"{_TOPICS[channel]}.{symbol}" for channel in channels if channel in _TOPICS]
-
-    def subscribe_request(self, streams: list[str], request_id: int) -> tuple[str, int]:
-        return json.dumps({"req_id": str(request_id), "op": "subscribe", "args": streams}), 1
-
-    def control(self, text: str) -> Control | None:
-        if not text.startswith('{"success"') and '"op"' not in text[:120]:
-            return None
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(reply, dict) or reply.get("op") != "subscribe":
-            return None
-        request_id = reply.get("req_id")
-        return Control(int(request_id) if str(request_id).isdigit() else request_id, reply.get("success") is True,
-                       str(reply.get("ret_msg", "")))
-
-    def is_pong(self, text: str) -> bool:
-        return '"ret_msg":"pong"' in text or text.startswith('{"op":"pong"')
-
-    def perpetual(self, item: str) -> str:
-        item = item.upper()
-        return item if item.endswith((*_LINEAR_QUOTES, "USD")) else item + "USDT"
-
-    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
-        answer = json.loads(body)
-        if answer.get("retCode") != 0:
-            raise ValueError(f"retCode {answer.get('retCode')}: {answer.get('retMsg')}")
-        specs = []
-        for item in answer["result"]["list"]:
-            if item.get("status", "Trading") != "Trading":
-                continue
-            inverse = str(item.get("contractType", "")).startswith("Inverse")
-            base, multiple = base_per_unit(str(item["baseCoin"]))
-            specs.append(InstrumentSpec(EXCHANGE, item["symbol"], base, "inverse" if inverse else "linear", 1.0,
-                                        multiple))
-        return specs
-
-    def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None,
-                   bad: BadInputCounter) -> BybitNormalizer:
-        return BybitNormalizer(buffer, symbols, bad)
-
-
 class BybitNormalizer(Normalizer):
     """Bybit topics to liquidation, ticker and trade events (see the module docstring)."""
-
-    def __init__(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> None:
-        super().__init__(buffer.for_exchange(EXCHANGE), symbols, bad)
-        self.marks: dict[str, float] = {}  # symbol -> last mark price (inverse open interest in coins)
 
     def message(self, message: Any, arrival: int, connection: str = "") -> None:
         if not isinstance(message, dict):
@@ -212,6 +143,66 @@ def _items(message: dict, where: str) -> list[dict]:
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise Bad(f"{where} without a data list")
     return data
+
+
+class Bybit(Venue):
+    name = "bybit"
+    exchange = EXCHANGE
+    normalizer_class = BybitNormalizer
+    ws_url = "wss://stream.bybit.com"
+    rest_url = "https://api.bybit.com"
+    channels = (LIQUIDATIONS, TICKER, TRADES)
+    args_per_request = 100
+    request_gap_s = 0.1
+    streams_per_connection = 200
+    keepalive = KeepAlive(text='{"req_id":"hb","op":"ping"}', every_s=20.0, timeout_s=10.0)
+    instruments_path = "/v5/market/instruments-info"
+    instruments_queries = ((("category", "linear"), ("limit", "1000")),
+                           (("category", "inverse"), ("limit", "1000")))
+
+    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
+        category = "inverse" if symbol is not None and is_inverse(symbol) else "linear"
+        return f"{base_url.rstrip('/')}/v5/public/{category}"
+
+    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[str]:
+        return [f"{_TOPICS[channel]}.{symbol}" for channel in channels if channel in _TOPICS]
+
+    def subscribe_request(self, streams: list[str], request_id: int) -> tuple[str, int]:
+        return json.dumps({"req_id": str(request_id), "op": "subscribe", "args": streams}), 1
+
+    def control(self, text: str) -> Control | None:
+        if not text.startswith('{"success"') and '"op"' not in text[:120]:
+            return None
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(reply, dict) or reply.get("op") != "subscribe":
+            return None
+        request_id = reply.get("req_id")
+        return Control(int(request_id) if str(request_id).isdigit() else request_id, reply.get("success") is True,
+                       str(reply.get("ret_msg", "")))
+
+    def is_pong(self, text: str) -> bool:
+        return '"ret_msg":"pong"' in text or text.startswith('{"op":"pong"')
+
+    def perpetual(self, item: str) -> str:
+        item = item.upper()
+        return item if item.endswith((*_LINEAR_QUOTES, "USD")) else item + "USDT"
+
+    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
+        answer = json.loads(body)
+        if answer.get("retCode") != 0:
+            raise ValueError(f"retCode {answer.get('retCode')}: {answer.get('retMsg')}")
+        specs = []
+        for item in answer["result"]["list"]:
+            if item.get("status", "Trading") != "Trading":
+                continue
+            inverse = str(item.get("contractType", "")).startswith("Inverse")
+            base, multiple = base_per_unit(str(item["baseCoin"]))
+            specs.append(InstrumentSpec(EXCHANGE, item["symbol"], base, "inverse" if inverse else "linear", 1.0,
+                                        multiple))
+        return specs
 
 
 VENUE = Bybit()

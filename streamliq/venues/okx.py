@@ -49,89 +49,11 @@ def index_id(symbol: str) -> str:
     return symbol.removesuffix("-SWAP")
 
 
-class Okx(Venue):
-    name = "okx"
-    exchange = EXCHANGE
-    ws_url = "wss://ws.okx.com:8443"
-    rest_url = "https://www.okx.com"
-    channels = (LIQUIDATIONS, TICKER, TRADES)
-    args_per_request = 100
-    request_gap_s = 0.1
-    streams_per_connection = 300
-    connect_gap_s = 0.4
-    keepalive = KeepAlive(text="ping", every_s=20.0, idle_only=True, timeout_s=20.0)
-    instruments_path = "/api/v5/public/instruments"
-    instruments_queries = ((("instType", "SWAP"),),)
-
-    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
-        return base_url.rstrip("/") + "/ws/v5/public"
-
-    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[dict[str, str]]:
-        streams = []
-        if TICKER in channels:
-            streams += [{"channel": c, "instId": index_id(symbol) if c == "index-tickers" else symbol}
-                        for c in _TICKER_CHANNELS]
-        if TRADES in channels:
-            streams.append({"channel": "trades", "instId": symbol})
-        return streams
-
-    def shared_streams(self, channels: tuple[str, ...]) -> list[dict[str, str]]:
-        return [dict(LIQUIDATION_ORDERS)] if LIQUIDATIONS in channels else []
-
-    def subscribe_request(self, streams: list[dict[str, str]], request_id: int) -> tuple[str, int]:
-        return json.dumps({"id": str(request_id), "op": "subscribe", "args": streams}), len(streams)
-
-    def control(self, text: str) -> Control | None:
-        if '"event"' not in text[:80]:
-            return None
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return None
-        event = reply.get("event") if isinstance(reply, dict) else None
-        if event not in ("subscribe", "error"):
-            return None  # e.g. a notice of an upcoming service upgrade
-        request_id = str(reply.get("id", ""))
-        return Control(int(request_id) if request_id.isdigit() else request_id, event == "subscribe",
-                       f"{reply.get('code')} {reply.get('msg')}" if event == "error" else "")
-
-    def is_pong(self, text: str) -> bool:
-        return text == "pong"
-
-    def perpetual(self, item: str) -> str:
-        item = item.upper()
-        if "-" in item:
-            return item
-        for quote in ("USDT", "USDC", "USD"):
-            if item.endswith(quote) and len(item) > len(quote):
-                return f"{item.removesuffix(quote)}-{quote}-SWAP"
-        return f"{item}-USDT-SWAP"
-
-    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
-        answer = json.loads(body)
-        if str(answer.get("code")) != "0":
-            raise ValueError(f"code {answer.get('code')}: {answer.get('msg')}")
-        specs = []
-        for item in answer["data"]:
-            if item.get("state", "live") != "live":
-                continue
-            value = float(item["ctVal"]) * float(item.get("ctMult") or 1)
-            inverse = item.get("ctType") == "inverse"
-            base = str(item.get("uly") or item["instId"]).split("-")[0] if inverse else str(item["ctValCcy"])
-            specs.append(InstrumentSpec(EXCHANGE, item["instId"], base, "inverse" if inverse else "linear", value))
-        return specs
-
-    def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None,
-                   bad: BadInputCounter) -> OkxNormalizer:
-        return OkxNormalizer(buffer, symbols, bad)
-
-
 class OkxNormalizer(Normalizer):
     """OKX channels to liquidation, ticker and trade events (see the module docstring)."""
 
     def __init__(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> None:
-        super().__init__(buffer.for_exchange(EXCHANGE), symbols, bad)
-        self.marks: dict[str, float] = {}  # symbol -> last mark price (inverse open interest in coins)
+        super().__init__(buffer, symbols, bad)
         self.subscribed: set[str] = set()  # sockets whose first liquidation push was dropped
         self.first_pushes_dropped = 0
 
@@ -208,6 +130,80 @@ class OkxNormalizer(Normalizer):
         amount = float(self.spec(symbol).base_amount(number(item, "sz", "trades"), price))
         self.buffer.add("trades", symbol, millis(item, "ts", "trades") * 1000, arrival,
                         _SIDES.get(item.get("side"), UNKNOWN), price, amount)
+
+
+class Okx(Venue):
+    name = "okx"
+    exchange = EXCHANGE
+    normalizer_class = OkxNormalizer
+    ws_url = "wss://ws.okx.com:8443"
+    rest_url = "https://www.okx.com"
+    channels = (LIQUIDATIONS, TICKER, TRADES)
+    args_per_request = 100
+    request_gap_s = 0.1
+    streams_per_connection = 300
+    connect_gap_s = 0.4
+    keepalive = KeepAlive(text="ping", every_s=20.0, idle_only=True, timeout_s=20.0)
+    instruments_path = "/api/v5/public/instruments"
+    instruments_queries = ((("instType", "SWAP"),),)
+
+    def ws_endpoint(self, base_url: str, symbol: str | None) -> str:
+        return base_url.rstrip("/") + "/ws/v5/public"
+
+    def streams(self, symbol: str, channels: tuple[str, ...]) -> list[dict[str, str]]:
+        streams = []
+        if TICKER in channels:
+            streams += [{"channel": c, "instId": index_id(symbol) if c == "index-tickers" else symbol}
+                        for c in _TICKER_CHANNELS]
+        if TRADES in channels:
+            streams.append({"channel": "trades", "instId": symbol})
+        return streams
+
+    def shared_streams(self, channels: tuple[str, ...]) -> list[dict[str, str]]:
+        return [dict(LIQUIDATION_ORDERS)] if LIQUIDATIONS in channels else []
+
+    def subscribe_request(self, streams: list[dict[str, str]], request_id: int) -> tuple[str, int]:
+        return json.dumps({"id": str(request_id), "op": "subscribe", "args": streams}), len(streams)
+
+    def control(self, text: str) -> Control | None:
+        if '"event"' not in text[:80]:
+            return None
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            return None
+        event = reply.get("event") if isinstance(reply, dict) else None
+        if event not in ("subscribe", "error"):
+            return None  # e.g. a notice of an upcoming service upgrade
+        request_id = str(reply.get("id", ""))
+        return Control(int(request_id) if request_id.isdigit() else request_id, event == "subscribe",
+                       f"{reply.get('code')} {reply.get('msg')}" if event == "error" else "")
+
+    def is_pong(self, text: str) -> bool:
+        return text == "pong"
+
+    def perpetual(self, item: str) -> str:
+        item = item.upper()
+        if "-" in item:
+            return item
+        for quote in ("USDT", "USDC", "USD"):
+            if item.endswith(quote) and len(item) > len(quote):
+                return f"{item.removesuffix(quote)}-{quote}-SWAP"
+        return f"{item}-USDT-SWAP"
+
+    def parse_instruments(self, body: str) -> list[InstrumentSpec]:
+        answer = json.loads(body)
+        if str(answer.get("code")) != "0":
+            raise ValueError(f"code {answer.get('code')}: {answer.get('msg')}")
+        specs = []
+        for item in answer["data"]:
+            if item.get("state", "live") != "live":
+                continue
+            value = float(item["ctVal"]) * float(item.get("ctMult") or 1)
+            inverse = item.get("ctType") == "inverse"
+            base = str(item.get("uly") or item["instId"]).split("-")[0] if inverse else str(item["ctValCcy"])
+            specs.append(InstrumentSpec(EXCHANGE, item["instId"], base, "inverse" if inverse else "linear", value))
+        return specs
 
 
 VENUE = Okx()
