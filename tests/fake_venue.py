@@ -47,6 +47,12 @@ class Frame:
     combined: bytes
 
 
+def plain_frame(stream: str, message: Any) -> Frame:
+    """A frame delivered as the same JSON text on every connection subscribed to `stream`."""
+    text = compact(message).encode()
+    return Frame(stream, text, text)
+
+
 def compact(data: Any) -> str:
     """JSON without spaces, as the venues send it."""
     return json.dumps(data, separators=(",", ":"))
@@ -358,6 +364,10 @@ class FakeVenue:
         frames = list(frames)
         timeout = 60.0 if per_second is None else 60.0 + len(frames) / per_second
         return self._run(self._send(frames, per_second), timeout)
+
+    def push(self, stream: str, message: Any) -> int:
+        """Deliver one JSON message to the subscribers of `stream`; returns the number of frames sent."""
+        return self.push_frames([plain_frame(stream, message)])
 
     def push_raw(self, conn_filter: Callable[[ConnectionInfo], bool] | None, text: str) -> int:
         """Send arbitrary text to every open connection accepted by `conn_filter` (None: all of them)."""

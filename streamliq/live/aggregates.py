@@ -35,11 +35,16 @@ def followed_specs(records: Iterable[dict], instruments: Mapping[str, tuple[str,
     return specs
 
 
+def check_supported() -> None:
+    """Refuse `--aggregate` up front when the engine cannot build aggregate rows."""
+    if "aggregates" not in inspect.signature(BarEngine).parameters:
+        raise InputError("--aggregate needs an engine with aggregate rows (BarEngine(config, aggregates=...)), "
+                         "which this build does not have")
+
+
 def make_engine(config: FactorConfig, aggregates: Mapping[Instrument, tuple[str, float]] | None) -> BarEngine:
     """A BarEngine, with aggregate rows over `aggregates` when given."""
     if aggregates is None:
         return BarEngine(config)
-    if "aggregates" not in inspect.signature(BarEngine).parameters:
-        raise InputError("--aggregate needs an engine with aggregate rows (BarEngine(config, aggregates=...)), "
-                         "which this build does not have")
+    check_supported()
     return BarEngine(config, aggregates=dict(aggregates))

@@ -160,13 +160,20 @@ class LiveDaemon:
         pollers = {name: InstrumentsPoller(self.rests[name], venue(name), self.now) for name in settings.instruments}
         # contract specs first where quantities need them (and for the aggregate rows' coins)
         first = [name for name in pollers if venue(name).specs_before_streams or settings.aggregate]
-        bodies = await self._first_instruments(pollers, first)
-        if bodies is None:  # stopped while waiting for an instruments endpoint
-            await session.close()
-            self._remove_signal_handlers(loop)
+        try:
+            bodies = await self._first_instruments(pollers, first)
+            if bodies is not None:
+                self._pending_specs = followed_specs(bodies, settings.instruments)
+                engine, notes = self._restore()
+        except BaseException:
+            bodies = None
+            raise
+        finally:
+            if bodies is None:  # stopped while waiting for an instruments endpoint, or no engine
+                await session.close()
+                self._remove_signal_handlers(loop)
+        if bodies is None:
             return self.stats
-        self._pending_specs = followed_specs(bodies, settings.instruments)
-        engine, notes = self._restore()
         self.core = LiveCore(engine)
         self.core.normalizer.metrics_seen.update(notes.get("metrics_seen", {}))
         self._apply({"t": self.now(), "k": "start", "symbols": _listed(settings.instruments.get(DEFAULT)),

@@ -32,6 +32,7 @@ from ..sources.positioning.spec import PERIODS_US
 from ..venues.base import CHANNELS, METRICS, STREAM_CHANNELS, TRADES
 from ..venues.binance import VENUE as BINANCE
 from ..venues.registry import DEFAULT, venue
+from .aggregates import check_supported
 
 BINANCE_WS_URL = BINANCE.ws_url
 BINANCE_REST_URL = BINANCE.rest_url
@@ -128,6 +129,8 @@ def _validate(values: dict[str, Any]) -> LiveSettings:
     streams = int(values["streams_per_connection"])
     if not 3 <= streams <= 1024:
         raise InputError(f"invalid streams-per-connection {streams}: Binance allows 3..1024 (200 is safe)")
+    if _flag(values["aggregate"]):
+        check_supported()
     ws_urls = _urls("ws-url", values["ws_url"], venues, lambda v: v.ws_url)
     rest_urls = _urls("rest-url", values["rest_url"], venues, lambda v: v.rest_url)
     return LiveSettings(
