@@ -284,3 +284,21 @@ def test_connections_are_planned_per_venue_endpoint_with_shared_streams_on_one()
     assert okx.symbols == frozenset({"BTC-USDT-SWAP", "ETH-USDT-SWAP"})  # its outage hides every OKX symbol
     assert {"channel": "index-tickers", "instId": "ETH-USDT"} in okx.streams
     assert set(VENUES) == {"binance", "bybit", "okx"}
+
+
+def test_a_rotated_okx_socket_whose_backlog_equals_an_old_frame_still_drops_only_that_push():
+    from streamliq.engine import BarEngine
+    from streamliq.engine.config import FactorConfig
+    from streamliq.live.core import LiveCore
+
+    core = LiveCore(BarEngine(FactorConfig.build(freq="1m")))
+    core.apply({"t": 1, "k": "start", "venues": {"okx": ["BTC-USDT-SWAP"]}})
+    core.venue_normalizer("okx").set_specs([spec("okex-swap", "BTC-USDT-SWAP", "BTC", "linear", 0.01)])
+    later = OKX_BTC.replace("1791565600771", "1791565600999")
+    for t, socket, text in ((2, "okx.c0.1", "{}"), (3, "okx.c0.1", OKX_BTC), (4, "okx.c0.2", OKX_BTC),
+                            (5, "okx.c0.2", later), (6, "okx.c0.1", later)):
+        core.apply({"t": t, "k": "ws", "c": socket, "v": "okx", "m": text})
+    # c0.1: "{}" is not a liquidation push, OKX_BTC is its first push (dropped); c0.2's backlog
+    # equals it (a duplicate, still its first push); `later` is new (kept once, then a duplicate)
+    assert core.duplicates == 2
+    assert [batch.ts.tolist() for batch in core.buffer.drain()] == [[1791565600999000]]

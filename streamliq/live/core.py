@@ -121,6 +121,7 @@ class LiveCore:
         first = self._recent.setdefault(text, connection)
         if first != connection:
             self.duplicates += 1
+            self.venue_normalizer(venue_name).duplicate(text, connection)
             return
         if len(order) == 0 or order[-1][1] != text:
             order.append((t, text))

@@ -92,6 +92,11 @@ class Normalizer(ABC):
     def message(self, message: Any, arrival: int, connection: str) -> None:
         """One parsed frame; raise `Bad` for what cannot be used."""
 
+    def duplicate(self, text: str, connection: str) -> None:
+        """A frame that `connection` delivered after another socket did (a rotation's overlap):
+        not normalized again, but a venue tracking per-socket state may want to know."""
+        return None
+
     def reset(self) -> None:
         """A daemon (re)started: forget per-connection state (socket names start over)."""
         return None
