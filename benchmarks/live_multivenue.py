@@ -30,7 +30,7 @@ from fake_bybit import FakeBybit, liquidation_message, ticker_message
 from fake_okx import FakeOkx, channel_message
 from fake_okx import liquidation_message as okx_liquidation
 from fake_venue import Frame, plain_frame
-from live_throughput import cpu_seconds, stop_daemon
+from live_throughput import measure_blast, stop_daemon
 
 
 class Market:
@@ -125,19 +125,7 @@ def blast(market: Market, n: int) -> None:
         for k, part in enumerate(market.second(second)):
             frames[k].extend(part)
         second += 1
-    cpu_before = cpu_seconds(daemon.pid)
-    start = time.monotonic()
-    market.push(frames)
-    pushed_in = time.monotonic() - start
-    last = cpu_seconds(daemon.pid)
-    while True:  # the sockets may still hold frames: wait until the daemon's CPU use settles
-        time.sleep(0.5)
-        now = cpu_seconds(daemon.pid)
-        if now - last < 0.05:
-            break
-        last = now
-    elapsed = time.monotonic() - start - 0.5
-    cpu = last - cpu_before
+    pushed_in, elapsed, cpu = measure_blast(daemon, lambda: market.push(frames))
     _, messages, _, _ = summary_numbers(stop_daemon(daemon))
     print(f"blast: {sum(map(len, frames)):,} frames over 3 venues x {len(market.coins)} coins pushed in "
           f"{pushed_in:.2f} s; daemon read {messages:,} messages in {elapsed:.2f} s = {messages / elapsed:,.0f} "
@@ -146,9 +134,8 @@ def blast(market: Market, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coins", type=int, default=100)
-    parser.add_argument("--frames", type=int, default=300_000)
-    parser.add_argument("--steady-seconds", type=int, default=20)
+    for flag, default in (("--coins", 100), ("--frames", 300_000), ("--steady-seconds", 20)):
+        parser.add_argument(flag, type=int, default=default)
     args = parser.parse_args()
     with Market([f"C{i:03d}" for i in range(args.coins)]) as market:
         steady(market, args.steady_seconds)

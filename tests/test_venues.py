@@ -20,9 +20,10 @@ from streamliq.errors import InputError
 from streamliq.live.connection import ConnectPacer, StreamConnection
 from streamliq.live.daemon import LiveDaemon
 from streamliq.live.settings import resolve
-from streamliq.venues.base import KeepAlive, base_per_unit
+from streamliq.venues.base import KeepAlive
 from streamliq.venues.buffer import EventBuffer
 from streamliq.venues.bybit import VENUE as BYBIT
+from streamliq.venues.fields import base_per_unit
 from streamliq.venues.okx import VENUE as OKX
 from streamliq.venues.registry import VENUES, venue
 from streamliq.venues.specs import InstrumentSpec
@@ -226,7 +227,7 @@ def test_okx_pong_keeps_the_connection_and_connection_attempts_are_paced(monkeyp
 
     async def main() -> None:
         with FakeOkx() as fake:
-            pacer = ConnectPacer(OKX.connect_gap_s)
+            pacer = ConnectPacer(OKX.limits.connect_gap_s)
             connections = [_connect("okx", fake.ws_url, [{"channel": "mark-price", "instId": "BTC-USDT-SWAP"}], [],
                                     pacer) for _ in range(4)]
             tasks = [asyncio.create_task(c.run(0)) for c in connections]

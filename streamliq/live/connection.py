@@ -28,7 +28,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from ..venues.base import Control, Stream, Venue
-from ..venues.binance import VENUE as BINANCE
+from ..venues.registry import DEFAULT
+from ..venues.registry import venue as registered
 from .backoff import Backoff
 
 log = logging.getLogger("streamliq.live")
@@ -69,11 +70,11 @@ class StreamConnection:
 
     def __init__(self, name: str, url: str, streams: list[Stream], symbols: frozenset[str] | None,
                  emit: Callable[[dict], None], clock: Callable[[], int], rotate_after: float = 23 * 3600,
-                 backoff: Backoff | None = None, venue: Venue = BINANCE, pacer: ConnectPacer | None = None) -> None:
+                 backoff: Backoff | None = None, venue: Venue | None = None, pacer: ConnectPacer | None = None) -> None:
         self.name = name
         self.url = url
-        self.venue = venue
-        self.pacer = pacer or ConnectPacer(venue.connect_gap_s)
+        self.venue = venue = venue or registered(DEFAULT)
+        self.pacer = pacer or ConnectPacer(venue.limits.connect_gap_s)
         self.streams = streams
         self.symbols = symbols
         self.emit = emit
@@ -179,10 +180,10 @@ class StreamConnection:
     async def _subscribe(self, ws: ClientConnection) -> None:
         """Subscribe every stream, paced; frames arriving meanwhile are delivered as usual."""
         venue = self.venue
-        for start in range(0, len(self.streams), venue.args_per_request):
+        for start in range(0, len(self.streams), venue.limits.args_per_request):
             self._next_id += 1
             request_id = self._next_id
-            text, acks = venue.subscribe_request(self.streams[start:start + venue.args_per_request], request_id)
+            text, acks = venue.subscribe_request(self.streams[start:start + venue.limits.args_per_request], request_id)
             await ws.send(text)
             deadline = time.monotonic() + ACK_TIMEOUT_S
             while acks:
@@ -192,7 +193,7 @@ class StreamConnection:
                     if not reply.ok:
                         raise _Refused(f"subscribe refused: {reply.error}")
                     acks -= 1
-            await asyncio.sleep(venue.request_gap_s)
+            await asyncio.sleep(venue.limits.request_gap_s)
 
     async def _pump(self, ws: ClientConnection) -> None:
         """Deliver frames until the connection closes (for any reason)."""

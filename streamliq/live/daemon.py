@@ -295,7 +295,7 @@ class LiveDaemon:
         settings = self.settings
         channels = tuple(c for c in settings.venue_channels(v.name) if c in STREAM_CHANNELS)
         base, prefix, pacer = settings.ws_urls[v.name], "" if v.name == DEFAULT else f"{v.name}.", \
-            ConnectPacer(v.connect_gap_s)
+            ConnectPacer(v.limits.connect_gap_s)
 
         def make(name: str, url: str, streams: list, chunk: frozenset[str] | None) -> StreamConnection:
             return StreamConnection(prefix + name, url, streams, chunk, self._apply, self.now,
@@ -309,7 +309,7 @@ class LiveDaemon:
         per_symbol = max(len(v.streams(s, channels)) for s in symbols)
         if per_symbol == 0:
             return [make("c0", v.ws_endpoint(base, None), shared, frozenset(symbols))]
-        per_connection = max(1, min(settings.streams_per_connection, v.streams_per_connection) // per_symbol)
+        per_connection = max(1, min(settings.streams_per_connection, v.limits.streams_per_connection) // per_symbol)
         groups: dict[str, list[str]] = {}  # websocket URL -> its symbols, in the given order
         for symbol in symbols:
             groups.setdefault(v.ws_endpoint(base, symbol), []).append(symbol)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..venues.base import Venue
-from ..venues.binance import VENUE as BINANCE
+from ..venues.registry import DEFAULT, venue
 from .backoff import Backoff
 from .rest import RestClient
 
@@ -86,7 +86,7 @@ class OpenInterestPoller:
     emit: Callable[[dict], None]  # records go to the daemon
     clock: Callable[[], int]  # the daemon's monotonic µs clock
     dropped: list[str] = field(default_factory=list)  # symbols the exchange called invalid
-    venue: Venue = BINANCE
+    venue: Venue = field(default_factory=lambda: venue(DEFAULT))
 
     def effective_interval(self) -> float:
         """The time between two polls of one symbol, after the rate cap."""
@@ -129,7 +129,7 @@ class MetricsPoller:
     period_s: float
     emit: Callable[[dict], None]
     clock: Callable[[], int]
-    venue: Venue = BINANCE
+    venue: Venue = field(default_factory=lambda: venue(DEFAULT))
 
     def round_seconds(self) -> float:
         """How long one round over every endpoint and symbol takes at the capped rate."""
@@ -164,7 +164,7 @@ class MetricsPoller:
                 await asyncio.sleep(spacing)
 
 
-async def all_perpetuals(client: RestClient, venue: Venue = BINANCE) -> list[str]:
+async def all_perpetuals(client: RestClient, source: Venue) -> list[str]:
     """Every trading perpetual of the venue's instruments endpoint (retried until it answers)."""
-    records = await InstrumentsPoller(client, venue, lambda: 0).fetch()
-    return sorted({spec.symbol for record in records for spec in venue.parse_instruments(record["m"])})
+    records = await InstrumentsPoller(client, source, lambda: 0).fetch()
+    return sorted({spec.symbol for record in records for spec in source.parse_instruments(record["m"])})

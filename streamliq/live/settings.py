@@ -30,12 +30,11 @@ from ..engine.freq import parse_duration_us
 from ..errors import InputError
 from ..sources.positioning.spec import PERIODS_US
 from ..venues.base import CHANNELS, METRICS, STREAM_CHANNELS, TRADES
-from ..venues.binance import VENUE as BINANCE
 from ..venues.registry import DEFAULT, venue
 from .aggregates import check_supported
 
-BINANCE_WS_URL = BINANCE.ws_url
-BINANCE_REST_URL = BINANCE.rest_url
+BINANCE_WS_URL = venue(DEFAULT).ws_url
+BINANCE_REST_URL = venue(DEFAULT).rest_url
 DEFAULTS: dict[str, Any] = {
     **FactorConfig().options(), "freq": "1m", "venues": DEFAULT, "symbols": None, "all_symbols": False,
     "channels": "liquidations,ticker", "aggregate": False,

@@ -12,7 +12,6 @@ daemon, the recorder and `replay --recorded` only call the methods below.
 from __future__ import annotations
 
 import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from typing import Any
 
 from ..badinput import BadInputCounter
 from .buffer import EventBuffer
+from .fields import Bad, sample
 from .specs import InstrumentSpec
 
 LIQUIDATIONS, TICKER, TRADES, METRICS = "liquidations", "ticker", "trades", "metrics"
 CHANNELS = (LIQUIDATIONS, TICKER, TRADES, METRICS)
 STREAM_CHANNELS = (LIQUIDATIONS, TICKER, TRADES)
-NAN = math.nan
 Stream = Any  # a stream name (Binance, Bybit) or a subscription argument object (OKX)
 
 
@@ -36,6 +35,16 @@ class Control:
     request_id: Any
     ok: bool
     error: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast and how much a venue lets one client subscribe and connect."""
+
+    args_per_request: int = 100  # streams per subscribe request
+    request_gap_s: float = 0.25  # between two subscribe requests on a connection
+    streams_per_connection: int = 200  # a cap below the venue's own limit
+    connect_gap_s: float = 0.0  # between two connection attempts to the venue (OKX: 3 per second)
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,6 @@ class KeepAlive:
     every_s: float = 20.0
     idle_only: bool = False
     timeout_s: float = 10.0
-
-
-class Bad(Exception):
-    """A frame or field that cannot be normalized: `kind` is what the counter groups by."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
 
 
 class Normalizer(ABC):
@@ -140,10 +141,7 @@ class Venue(ABC):
     ws_url: str  # default websocket base URL
     rest_url: str  # default REST base URL
     channels: tuple[str, ...] = (LIQUIDATIONS, TICKER)  # the channels this venue can follow
-    args_per_request: int = 100  # stream names per subscribe request
-    request_gap_s: float = 0.25  # between two subscribe requests on a connection
-    streams_per_connection: int = 200  # a cap below the venue's own limit
-    connect_gap_s: float = 0.0  # between two connection attempts to the venue (OKX: 3 per second)
+    limits: Limits = Limits()
     keepalive: KeepAlive = KeepAlive(ws_ping_s=20.0)
     polls_open_interest: bool = False  # open interest comes from REST polling (else from a stream)
     polls_metrics: bool = False  # positioning statistics (FACTORS.md section 7) by REST
@@ -199,47 +197,3 @@ class Venue(ABC):
     def normalizer(self, buffer: EventBuffer, symbols: frozenset[str] | None, bad: BadInputCounter) -> Normalizer:
         """A normalizer appending this venue's events to `buffer` (to its sibling of this exchange)."""
         return self.normalizer_class(buffer.for_exchange(self.exchange), symbols, bad)
-
-
-def base_per_unit(base: str) -> tuple[str, float]:
-    """`1000PEPE` -> (`PEPE`, 1000.0): a leading power of ten is the symbol's unit multiple."""
-    digits = len(base) - len(base.lstrip("0123456789"))
-    head = base[:digits]
-    if digits and head[0] == "1" and set(head[1:]) <= {"0"} and len(head) >= 4 and len(base) > digits:
-        return base[digits:], float(head)
-    return base, 1.0
-
-
-def number(obj: dict, key: str, where: str, positive: bool = True) -> float:
-    """A finite float field (strictly positive unless `positive=False`), else Bad."""
-    value = obj.get(key)
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise Bad(f"bad number in {where}.{key}") from None
-    if not math.isfinite(result) or (positive and result <= 0):
-        raise Bad(f"bad number in {where}.{key}")
-    return result
-
-
-def optional_number(obj: dict, key: str, where: str, positive: bool = True) -> float:
-    """`number`, or NaN when the field is absent or empty (a ticker field not carried)."""
-    return NAN if obj.get(key) in (None, "") else number(obj, key, where, positive)
-
-
-def millis(obj: dict, key: str, where: str) -> int:
-    """A positive epoch-milliseconds field (int or digit string), else Bad."""
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise Bad(f"bad time in {where}.{key}")
-    try:
-        result = int(value)
-    except ValueError:
-        raise Bad(f"bad time in {where}.{key}") from None
-    if result <= 0:
-        raise Bad(f"bad time in {where}.{key}")
-    return result
-
-
-def sample(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."

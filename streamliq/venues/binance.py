@@ -33,29 +33,12 @@ from ..badinput import BadInputCounter
 from ..engine.events import BUY, METRIC_FIELDS, SELL, UNKNOWN
 from ..errors import InputError
 from ..sources.positioning.rest import metric_event_from_rest
-from .base import (
-    CHANNELS,
-    LIQUIDATIONS,
-    METRICS,
-    NAN,
-    STREAM_CHANNELS,
-    TICKER,
-    TRADES,
-    Bad,
-    Control,
-    KeepAlive,
-    Normalizer,
-    Venue,
-    base_per_unit,
-    millis,
-    number,
-    sample,
-)
+from .base import CHANNELS, LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
+from .fields import NAN, Bad, base_per_unit, millis, number, sample
 from .specs import InstrumentSpec
 
-__all__ = ["CHANNELS", "EXCHANGE", "LIQUIDATIONS", "METRICS", "STREAM_CHANNELS", "TICKER", "TRADES", "VENUE",
-           "BinanceNormalizer", "all_market_streams", "symbol_streams"]
+__all__ = ["EXCHANGE", "VENUE", "BinanceNormalizer", "all_market_streams", "symbol_streams"]
 EXCHANGE = "binance-futures"  # the Tardis exchange id, so live and replay rows share their key
 _COIN_M = re.compile(r"USD_(PERP|\d{6})$")
 _SIDES = {"SELL": SELL, "BUY": BUY}
@@ -183,15 +166,10 @@ class BinanceNormalizer(Normalizer):
 
 
 class Binance(Venue):
-    name = "binance"
-    exchange = EXCHANGE
-    normalizer_class = BinanceNormalizer
-    ws_url = "wss://fstream.binance.com"
-    rest_url = "https://fapi.binance.com"
+    name, exchange, normalizer_class = "binance", EXCHANGE, BinanceNormalizer
+    ws_url, rest_url = "wss://fstream.binance.com", "https://fapi.binance.com"
     channels = CHANNELS
-    args_per_request = 100
-    request_gap_s = 0.25
-    streams_per_connection = 1024
+    limits = Limits(args_per_request=100, request_gap_s=0.25, streams_per_connection=1024)
     keepalive = KeepAlive(ws_ping_s=20.0)
     polls_open_interest = True
     polls_metrics = True

@@ -31,20 +31,8 @@ import json
 from typing import Any
 
 from ..engine.events import BUY, SELL, UNKNOWN
-from .base import (
-    LIQUIDATIONS,
-    TICKER,
-    TRADES,
-    Bad,
-    Control,
-    KeepAlive,
-    Normalizer,
-    Venue,
-    base_per_unit,
-    millis,
-    number,
-    optional_number,
-)
+from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
+from .fields import Bad, base_per_unit, millis, number, optional_number
 from .specs import InstrumentSpec
 
 EXCHANGE = "bybit"
@@ -146,15 +134,10 @@ def _items(message: dict, where: str) -> list[dict]:
 
 
 class Bybit(Venue):
-    name = "bybit"
-    exchange = EXCHANGE
-    normalizer_class = BybitNormalizer
-    ws_url = "wss://stream.bybit.com"
-    rest_url = "https://api.bybit.com"
+    name, exchange, normalizer_class = "bybit", EXCHANGE, BybitNormalizer
+    ws_url, rest_url = "wss://stream.bybit.com", "https://api.bybit.com"
     channels = (LIQUIDATIONS, TICKER, TRADES)
-    args_per_request = 100
-    request_gap_s = 0.1
-    streams_per_connection = 200
+    limits = Limits(request_gap_s=0.1)  # 200 topics of ~30 characters: under 21,000 per connection
     keepalive = KeepAlive(text='{"req_id":"hb","op":"ping"}', every_s=20.0, timeout_s=10.0)
     instruments_path = "/v5/market/instruments-info"
     instruments_queries = ((("category", "linear"), ("limit", "1000")),

@@ -31,8 +31,9 @@ from typing import Any
 
 from ..badinput import BadInputCounter
 from ..engine.events import BUY, SELL, UNKNOWN
-from .base import LIQUIDATIONS, NAN, TICKER, TRADES, Bad, Control, KeepAlive, Normalizer, Venue, millis, number
+from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
+from .fields import NAN, Bad, millis, number
 from .specs import InstrumentSpec
 
 EXCHANGE = "okex-swap"
@@ -140,16 +141,10 @@ class OkxNormalizer(Normalizer):
 
 
 class Okx(Venue):
-    name = "okx"
-    exchange = EXCHANGE
-    normalizer_class = OkxNormalizer
-    ws_url = "wss://ws.okx.com:8443"
-    rest_url = "https://www.okx.com"
+    name, exchange, normalizer_class = "okx", EXCHANGE, OkxNormalizer
+    ws_url, rest_url = "wss://ws.okx.com:8443", "https://www.okx.com"
     channels = (LIQUIDATIONS, TICKER, TRADES)
-    args_per_request = 100
-    request_gap_s = 0.1
-    streams_per_connection = 300
-    connect_gap_s = 0.4
+    limits = Limits(request_gap_s=0.1, streams_per_connection=300, connect_gap_s=0.4)  # 3 connects/s per IP
     keepalive = KeepAlive(text="ping", every_s=20.0, idle_only=True, timeout_s=20.0)
     instruments_path = "/api/v5/public/instruments"
     instruments_queries = ((("instType", "SWAP"),),)
