@@ -303,3 +303,19 @@ def test_a_rotated_okx_socket_whose_backlog_equals_an_old_frame_still_drops_only
     # equals it (a duplicate, still its first push); `later` is new (kept once, then a duplicate)
     assert core.duplicates == 2
     assert [batch.ts.tolist() for batch in core.buffer.drain()] == [[1791565600999000]]
+
+
+def test_a_refused_bybit_subscription_is_retried_with_backoff_and_never_up():
+    records: list[dict] = []
+
+    async def main() -> StreamConnection:
+        with FakeBybit(("BTCUSDT",)) as fake:
+            connection = _connect("bybit", fake.ws_url, ["allLiquidation.DOGEUSDT"], records)
+            task = asyncio.create_task(connection.run(0))
+            await _until(lambda: len(fake.connections()) >= 2)
+            task.cancel()
+        return connection
+
+    connection = asyncio.run(main())
+    assert "handler not found,topic:allLiquidation.DOGEUSDT" in connection.stats.last_error
+    assert [r["k"] for r in records if r["k"] in ("down", "up")] == ["down"]  # the outage goes on
