@@ -126,9 +126,7 @@ class OkxNormalizer(Normalizer):
                 raise Bad("inverse open interest before any mark price")
             value = float(spec.base_amount(value, self.marks.get(symbol, NAN)))
         ts = millis(item, "ts", channel) * 1000 if "ts" in item else arrival
-        values = [NAN] * 5
-        values[position] = value
-        self.buffer.add("derivative_ticker", symbol, ts, arrival, *values)
+        self.buffer.add("derivative_ticker", symbol, ts, arrival, *(value if i == position else NAN for i in range(5)))
 
     def _trade(self, item: dict, arrival: int) -> None:
         symbol = self.wanted(item.get("instId"), "trades.instId")
