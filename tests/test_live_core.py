@@ -15,12 +15,12 @@ from streamliq.badinput import BadInputCounter
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
 from streamliq.engine.events import BUY, SELL
-from streamliq.live.binance import BinanceNormalizer
-from streamliq.live.buffer import EventBuffer
 from streamliq.live.core import LiveCore
 from streamliq.live.recorded import RecordedReplay
 from streamliq.live.records import RecordWriter
 from streamliq.tardis_replay import Replay
+from streamliq.venues.binance import BinanceNormalizer
+from streamliq.venues.buffer import EventBuffer
 
 FORCE_ORDER = ('{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":1781416603268,"o":{"s":"BTCUSDT",'
                '"S":"BUY","o":"LIMIT","f":"IOC","q":"0.002","p":"64562.50","ap":"64310.60","X":"FILLED",'

@@ -68,7 +68,7 @@ def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     if not args.quiet:
         core = replay.core
         print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
-              f"({core.normalizer.messages:,} messages, {core.duplicates:,} duplicates dropped, "
+              f"({core.messages:,} messages, {core.duplicates:,} duplicates dropped, "
               f"{core.bad.total:,} bad) -> {args.out}", file=sys.stderr)
     return 0
 
