@@ -222,6 +222,7 @@ def test_the_shipped_table_covers_30_instruments_of_every_id():
     ("binance-futures", "1000PEPEUSDT", "PEPE", 1e3), ("binance-futures", "1000000MOGUSDT", "MOG", 1e6),
     ("binance-futures", "1MBABYDOGEUSDT", "BABYDOGE", 1e6), ("binance-futures", "1INCHUSDT", "1INCH", 1.0),
     ("binance-futures", "BTCUSDT_251226", "BTC", 1.0), ("binance-futures", "ETHUSDC", "ETH", 1.0),
+    ("binance-futures", "币安人生USDT", "币安人生", 1.0),  # Binance lists non-ASCII symbols
     ("bybit", "SHIB1000USDT", "SHIB", 1e3), ("bybit", "10000LADYSUSDT", "LADYS", 1e4),
     ("bybit", "BTCPERP", "BTC", 1.0), ("bybit", "ETH-26DEC25", "ETH", 1.0),
 ])

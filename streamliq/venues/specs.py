@@ -62,7 +62,8 @@ SHIPPED_TABLE = "instruments.csv"
 
 # Symbols quoted in a multiple of the coin: `1000PEPEUSDT`, `1000000MOGUSDT`, `1MBABYDOGEUSDT`
 # (Binance, Bybit) and Bybit's `SHIB1000USDT`.
-_MULTIPLE = r"(?P<pre>10{1,6}|1M)?(?P<base>[A-Z0-9]+?)(?P<post>1000)?"
+# The base may be any letters or digits: Binance lists non-ASCII symbols such as `币安人生USDT`.
+_MULTIPLE = r"(?P<pre>10{1,6}|1M)?(?P<base>[^\W_]+?)(?P<post>1000)?"
 _COIN_SYMBOLS = {
     # USD-M: every symbol is quoted in coins (perpetuals and `_YYMMDD` quarterlies)
     "binance-futures": re.compile(rf"^{_MULTIPLE}(?:USDT|USDC|BUSD|FDUSD)(?:_\d{{6}})?$"),
