@@ -73,8 +73,8 @@ class _Extended:
 
     def windows(self, rows: np.ndarray, n: int, column: int) -> np.ndarray:
         """(len(rows), n): the n values before each of `rows` in one series, oldest first."""
-        end = self.row_pos[rows]
-        return self.values[end[:, None] - n + np.arange(n), column]
+        series = np.ascontiguousarray(self.values[:, column])
+        return np.lib.stride_tricks.sliding_window_view(series, n)[self.row_pos[rows] - n]
 
     def block_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n)."""
@@ -85,21 +85,25 @@ class _Extended:
         np.cumsum(blocks, out=block_base[1:])
         used = np.flatnonzero(self.absolute >= start[self.seg])
         seg, absolute = self.seg[used], self.absolute[used]
-        grid = np.zeros((int(block_base[-1]) * n, 2 * width))
-        cell = (block_base[seg] + absolute // n - start[seg] // n) * n + absolute % n
+        block = (block_base[seg] + absolute // n - start[seg] // n) * n
+        offset = absolute % n
         values = self.values[used]
-        grid[cell, :width] = values
-        grid[cell, width:] = values * values
-        grid = grid.reshape(-1, n, 2 * width)
-        head = np.add.accumulate(grid, axis=1).reshape(-1, 2 * width)
-        tail = np.add.accumulate(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1, 2 * width)
+        both = np.concatenate([values, values * values], axis=1)
+        shape = (int(block_base[-1]), n, 2 * width)
+        head = np.zeros(shape)
+        head.reshape(-1, 2 * width)[block + offset] = both
+        tail = np.zeros(shape)  # each block reversed, so the tail sums are head sums too
+        tail.reshape(-1, 2 * width)[block + (n - 1 - offset)] = both
+        head = np.add.accumulate(head, axis=1).reshape(-1, 2 * width)
+        tail = np.add.accumulate(tail, axis=1).reshape(-1, 2 * width)
         row_seg = self.seg[self.row_pos]
         absolute = self.prior
 
         def cell_of(a: np.ndarray, seg: np.ndarray) -> np.ndarray:  # rows with < n values before: NaN later
             return np.clip((block_base[seg] + a // n - start[seg] // n) * n + a % n, 0, len(head) - 1)
 
-        total = tail[cell_of(np.maximum(absolute - n, 0), row_seg)]
+        first = cell_of(np.maximum(absolute - n, 0), row_seg)
+        total = tail[first - first % n + (n - 1 - first % n)]
         straddles = np.flatnonzero(absolute % n != 0)
         total[straddles] += head[cell_of(absolute[straddles] - 1, row_seg[straddles])]
         return total[:, :width], total[:, width:]
