@@ -22,7 +22,16 @@ import pandas as pd
 from .driver import run_steps
 from .engine import BarEngine
 from .engine.config import FactorConfig
-from .engine.events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
+from .engine.events import (
+    ALLOWED_SIDES,
+    BATCH_TYPES,
+    METRIC_FIELDS,
+    SIDE_CODES,
+    TICKER_FIELDS,
+    VALUE_RULES,
+    EventBatch,
+    invalid_values,
+)
 from .errors import InputError
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
@@ -114,7 +123,7 @@ class LiquidationFactorEngine:
             fields["side"] = _side_column(frame, channel, what)
             for name in ("price", "amount"):
                 values = _float_column(frame, name, what, required=True, n=n)
-                _check(frame, ~(values > 0), name, what, "must be a positive number")
+                _check(frame, invalid_values(name, values), name, what, VALUE_RULES[name])
                 fields[name] = values
         order = np.argsort(arrival, kind="stable")
         batch = BATCH_TYPES[channel](

@@ -332,12 +332,42 @@ BAD_ROWS = {
                           "side", "unknown side"),
     "empty-price": (10, 5, set_field("price", ""),
                     "price", "must be a positive number"),
-    "zero-amount": (10, 2, set_field("amount", "0"),
-                    "amount", "must be a positive number"),
+    "zero-price": (10, 2, set_field("price", "0"),
+                   "price", "must be a positive number"),
+    "negative-amount": (10, 2, set_field("amount", "-0.5"),
+                        "amount", "must be a finite number >= 0"),
+    "nan-amount": (10, 8, set_field("amount", "nan"),
+                   "amount", "must be a finite number >= 0"),
+    "inf-amount": (10, 3, set_field("amount", "inf"),
+                   "amount", "must be a finite number >= 0 (got inf)"),
     "bad-timestamp": (10, 6, set_field("timestamp", "12:00"),
                       "timestamp", "not a number (got '12:00')"),
     "arrival-backwards": (10, 7, backwards, "local_timestamp", "goes back in time"),
 }
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["csv", "gz"])
+def test_zero_amounts_are_events_that_add_zero(tmp_path, gz):
+    """Issue 12.1: a held-out day of trades stopped at `field 'amount': must be a positive number
+    (got 0.0)`. A zero amount is data: the event counts and adds 0 (liquidations and trades)."""
+    lines = good_lines(10)
+    for i in (2, 7):
+        lines[i] = replace_field(lines[i], "amount", "0" if i == 2 else "0.0")
+    path = liq_file(tmp_path, 0, "ETHUSDT", lines, gz=gz)
+    liq_file(tmp_path, 0, "ETHUSDT", lines, channel="trades", gz=gz)
+    expected = sum(float(line.split(",")[-1]) for line in lines)
+    frame = replay(tmp_path, freq="1h")
+    assert frame["all_count"].sum() == 10 and frame["n_events"].sum() == 20
+    assert frame["all_qty"].sum() == pytest.approx(expected)
+    assert frame["volume_qty"].sum() == pytest.approx(expected)
+    assert frame["all_max"].min() >= 0 and frame["late_events"].sum() == 0
+    only_zero = good_lines(1)
+    only_zero[0] = replace_field(only_zero[0], "amount", "0")
+    liq_file(tmp_path / "zero", 0, "ETHUSDT", only_zero, gz=gz)
+    [row] = replay(tmp_path / "zero", freq="1h").to_dict("records")
+    assert (row["all_count"], row["all_qty"], row["all_notional"]) == (1, 0.0, 0.0)
+    assert math.isnan(row["all_vwap"]) and math.isnan(row["imbalance"])  # no notional: undefined
+    assert engine().process(pd.read_csv(path))["all_count"].sum() == 2 * 10  # the pandas API too (two frequencies)
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["csv", "gz"])
@@ -566,6 +596,8 @@ def pandas_case(name: str) -> pd.DataFrame:
         frame.loc[7, "price"] = 0.0
     elif name == "negative-price":
         frame.loc[7, "price"] = -5.0
+    elif name in ("negative-amount", "nan-amount", "inf-amount"):
+        frame.loc[7, "amount"] = {"negative-amount": -1.0, "nan-amount": np.nan, "inf-amount": np.inf}[name]
     elif name == "text-price":
         frame["price"] = frame["price"].astype(object)
         frame.loc[7, "price"] = "abc"
@@ -582,6 +614,9 @@ def pandas_case(name: str) -> pd.DataFrame:
     ("zero-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number "
                    r"\(got (np\.float64\()?0\.0"),
     ("negative-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number"),
+    ("negative-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
+    ("nan-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
+    ("inf-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
     ("text-price", r"^liquidations frame: row 7 \(index 7\): field 'price': not a number \(got 'abc'\)"),
 ])
 def test_pandas_api_bad_input(case, pattern):

@@ -159,7 +159,7 @@ class BinanceNormalizer:
         if side is None:
             raise _Bad("bad side in forceOrder.o.S")
         self.buffer.add("liquidations", symbol, _millis(order, "T", "forceOrder.o") * 1000, arrival, side,
-                        _number(order, "p", "forceOrder.o"), _number(order, "z", "forceOrder.o"))
+                        _number(order, "p", "forceOrder.o"), _amount(order, "z", "forceOrder.o"))
 
     def _mark_price(self, event: dict, arrival: int) -> None:
         symbol = self._symbol(event, "s", "markPriceUpdate")
@@ -177,7 +177,7 @@ class BinanceNormalizer:
         maker = event.get("m")
         side = SELL if maker is True else BUY if maker is False else UNKNOWN
         self.buffer.add("trades", symbol, _millis(event, "T", "aggTrade") * 1000, arrival, side,
-                        _number(event, "p", "aggTrade"), _number(event, "q", "aggTrade"))
+                        _number(event, "p", "aggTrade"), _amount(event, "q", "aggTrade"))
 
     def _symbol(self, obj: dict, key: str, where: str) -> str | None:
         symbol = obj.get(key)
@@ -197,6 +197,14 @@ def _number(obj: dict, key: str, where: str, positive: bool = True) -> float:
     except (TypeError, ValueError):
         raise _Bad(f"bad number in {where}.{key}") from None
     if not math.isfinite(number) or (positive and number <= 0):
+        raise _Bad(f"bad number in {where}.{key}")
+    return number
+
+
+def _amount(obj: dict, key: str, where: str) -> float:
+    """A quantity: 0 is data (the event counts and adds 0), negative is bad."""
+    number = _number(obj, key, where, positive=False)
+    if number < 0:
         raise _Bad(f"bad number in {where}.{key}")
     return number
 

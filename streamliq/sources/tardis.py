@@ -16,7 +16,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..badinput import BadInputCounter
-from ..engine.events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
+from ..engine.events import (
+    ALLOWED_SIDES,
+    BATCH_TYPES,
+    SIDE_CODES,
+    TICKER_FIELDS,
+    UNKNOWN,
+    VALUE_RULES,
+    EventBatch,
+    invalid_values,
+)
 from ..errors import InputError, bad_row_message
 from .discovery import TardisFile
 
@@ -208,8 +217,8 @@ class TardisFileReader:
             return values.astype(np.int64, copy=False), problems
         values = np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
                             else column.to_numpy(), dtype=np.float64)
-        if name in ("price", "amount"):
-            problems.append(("must be a positive number", ~(values > 0)))
+        if name in VALUE_RULES:
+            problems.append((VALUE_RULES[name], invalid_values(name, values)))
         return values, problems
 
     def _bad(self, mask: np.ndarray, field: str, why: str, column, first_line: int) -> np.ndarray:
