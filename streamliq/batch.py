@@ -175,14 +175,54 @@ def _event_times(frame: pd.DataFrame, what: str) -> np.ndarray:
         _check(frame, np.asarray(index.isna()), "index", what, "missing time")
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
-    return index.as_unit("us").asi8.astype(np.int64)
+    values = index.as_unit("us").asi8.astype(np.int64)
+    _check_years(frame, values, "index", what)
+    return values
 
 
 def _int_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
     values = pd.to_numeric(frame[name], errors="coerce")
     bad = values.isna().to_numpy() | (values.to_numpy(dtype=float) % 1 != 0)
     _check(frame, bad, name, what, "not an integer time in µs")
-    return values.to_numpy(dtype=np.int64)
+    values = values.to_numpy(dtype=np.int64)
+    _check_years(frame, values, name, what)
+    return values
+
+
+FIRST_YEAR, LAST_YEAR = 2009, 2100  # crypto markets exist within; outside means a wrong time unit
+_YEARS_US = (int(pd.Timestamp(f"{FIRST_YEAR}-01-01").value // 1000),
+             int(pd.Timestamp(f"{LAST_YEAR + 1}-01-01").value // 1000))
+# factor that brings the value into range -> what the column probably holds / how the index was misread
+_COLUMN_UNITS = {10**6: "seconds", 10**3: "milliseconds", 10**-3: "nanoseconds"}
+_INDEX_MISREADS = {
+    10**3: "microseconds read as nanoseconds (pd.to_datetime's default: pass unit='us') or milliseconds "
+           "read as microseconds (unit='ms')",
+    10**6: "seconds read as microseconds (pass unit='s') or milliseconds read as nanoseconds (unit='ms')",
+    10**9: "seconds read as nanoseconds (pass unit='s')",
+    10**-3: "nanoseconds read as microseconds (pass unit='ns')",
+}
+
+
+def _check_years(frame: pd.DataFrame, us: np.ndarray, field: str, what: str) -> None:
+    """Refuse times outside FIRST_YEAR..LAST_YEAR, naming the unit that would fit.
+
+    Tardis times are µs; milliseconds, seconds or nanoseconds decode to 1970 or the far future
+    and would silently make millions of empty bars, or one bar for everything.
+    """
+    low, high = _YEARS_US
+    bad = (us < low) | (us >= high)
+    if not bad.any():
+        return
+    value = int(us[int(np.argmax(bad))])
+    year = 1970 + value // 31_556_952_000_000  # mean Gregorian year, enough to show the decade
+    table = _INDEX_MISREADS if field == "index" else _COLUMN_UNITS
+    fits = [text for factor, text in table.items() if low <= value * factor < high]
+    if field == "index":
+        hint = f"the times look like {fits[0]}" if fits else "check the unit the times were read with"
+    else:
+        hint = (f"the column looks like {fits[0]}; it must be microseconds since the epoch" if fits
+                else "it must be microseconds since the epoch")
+    _check(frame, bad, field, what, f"decodes to year {year}, outside {FIRST_YEAR}-{LAST_YEAR}: {hint}")
 
 
 def _float_column(frame: pd.DataFrame, name: str, what: str, required: bool, n: int) -> np.ndarray:

@@ -530,6 +530,36 @@ def test_invalid_frequency(tmp_path, freq, hint):
         LiquidationFactorEngine(resample_freq=freq)
 
 
+def test_frequency_message_says_each_thing_once():
+    """Issue 12.8: the `7m` message repeated "it must divide one day evenly"."""
+    with pytest.raises(InputError) as info:
+        parse_freq("7m")
+    message = str(info.value)
+    assert message.count("divide one day evenly") == 1
+    assert "6m or 8m" in message  # the nearest frequencies that work, in the unit given
+    with pytest.raises(InputError) as info:
+        parse_freq("abc")
+    assert str(info.value).count("one day evenly") == 1
+
+
+def test_from_later_than_to_says_so(three_days):
+    with pytest.raises(InputError, match=r"^--from 2025-10-03 is later than --to 2025-10-01"):
+        replay(three_days, start="2025-10-03", end="2025-10-01")
+
+
+def test_empty_file_says_empty_file(tmp_path):
+    liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0))
+    empty = tmp_path / f"{EXCHANGE}_liquidations_{day_name(1)}_ETHUSDT.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=rf"^{empty}: empty file"):
+        replay(tmp_path)
+    empty.unlink()
+    empty_gz = tmp_path / f"{EXCHANGE}_liquidations_{day_name(1)}_ETHUSDT.csv.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    with pytest.raises(InputError, match=rf"^{empty_gz}: empty file"):
+        replay(tmp_path)
+
+
 @pytest.mark.parametrize("lateness", ["abc", "-5s", "5 parsecs", "5d", -1])
 def test_invalid_lateness(tmp_path, lateness):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(1, T0))
@@ -622,6 +652,31 @@ def pandas_case(name: str) -> pd.DataFrame:
 def test_pandas_api_bad_input(case, pattern):
     with pytest.raises(InputError, match=pattern):
         engine().process(pandas_case(case))
+
+
+@pytest.mark.parametrize(("unit", "field", "pattern"), [
+    ("ms", "timestamp", r"field 'timestamp': decodes to year 1970, outside 2009-2100: the column looks like "
+                        r"milliseconds; it must be microseconds"),
+    ("s", "timestamp", r"field 'timestamp': .*the column looks like seconds"),
+    ("ns", "timestamp", r"field 'timestamp': decodes to year 57\d\d\d, .*the column looks like nanoseconds"),
+    ("ms", "local_timestamp", r"field 'local_timestamp': .*the column looks like milliseconds"),
+    ("us-as-ns", "index", r"field 'index': decodes to year 1970, .*microseconds read as nanoseconds "
+                          r"\(pd.to_datetime's default: pass unit='us'\)"),
+    ("s-as-us", "index", r"field 'index': .*seconds read as microseconds \(pass unit='s'\)"),
+])
+def test_pandas_api_times_in_a_wrong_unit(unit, field, pattern):
+    """Issue 12.8: times that decode outside 2009-2100 name the column and the likely unit."""
+    raw = liq_frame(20)
+    scale = {"ms": 1 / 1000, "s": 1 / 10**6, "ns": 1000}
+    if field == "index":
+        frame = raw[["side", "price", "amount"]]
+        values = raw["timestamp"] if unit == "us-as-ns" else raw["timestamp"] // 10**6
+        frame.index = pd.to_datetime(values, unit="ns" if unit == "us-as-ns" else "us")
+    else:
+        frame = raw.copy()
+        frame[field] = (frame[field] * scale[unit]).astype(np.int64)
+    with pytest.raises(InputError, match=r"^liquidations frame: row 0 .*" + pattern):
+        engine().process(frame)
 
 
 def test_pandas_api_needs_times():

@@ -72,6 +72,8 @@ def discover(
         raise InputError(f"data folder '{root}' does not exist")
     if not root.is_dir():
         raise InputError(f"data folder '{root}' is not a folder")
+    if start and end and start > end:
+        raise InputError(f"--from {start} is later than --to {end}: no day to replay (both are inclusive)")
     wanted = {s.strip().upper() for s in symbols} if symbols else None
     channels = tuple(channels)
     files = []

@@ -116,6 +116,8 @@ class TardisFileReader:
                 header = handle.readline().rstrip("\r\n")
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise InputError(f"{self.path}: cannot read the file: {exc}") from None
+        if not header:
+            raise InputError(f"{self.path}: empty file (not even a header line)")
         names = header.split(",")
         for column in self.columns:
             if column not in names:
