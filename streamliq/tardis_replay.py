@@ -6,7 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from .badinput import BadInputCounter
@@ -14,9 +14,11 @@ from .driver import run_steps
 from .engine import BarEngine
 from .engine.config import FactorConfig
 from .engine.events import EventBatch
-from .sources.discovery import CHANNELS, discover, parse_day
+from .errors import InputError
+from .sources.coverage import DAY_US, GapSchedule, MissingDay, day_start_us, missing_days
+from .sources.discovery import CHANNELS, TardisFile, discover, parse_day, plan_days
 from .sources.merge import merge_by_arrival
-from .sources.tardis import TardisFileReader
+from .sources.tardis import TardisFileReader, check_readable
 from .sources.windows import ArrivalWindows
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
@@ -36,6 +38,8 @@ class ReplayStats:
     bad_rows: BadInputCounter = field(default_factory=BadInputCounter)
     metric_rows: int = 0  # positioning rows read (--metrics-dir), duplicates dropped
     metric_duplicates: int = 0
+    missing: list[MissingDay] = field(default_factory=list)  # days without data (bars marked gap)
+    unreadable: list[str] = field(default_factory=list)  # files skipped with --skip-bad-rows, why
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -65,23 +69,47 @@ class Replay:
         if isinstance(symbols, str):
             symbols = symbols.split(",")
         self.symbols = frozenset(s.strip().upper() for s in symbols if s.strip()) if symbols else None
-        self.plans = discover(data_dir, exchange, self.symbols, parse_day(start, "--from"),
-                              parse_day(end, "--to"), channels)
+        start, end = parse_day(start, "--from"), parse_day(end, "--to")
+        self.plans = discover(data_dir, exchange, self.symbols, start, end, channels)
         self.skip_bad_rows = skip_bad_rows
         self.on_progress = on_progress
-        self.stats = ReplayStats(
-            files=sum(len(plan.files) for plan in self.plans),
-            bytes_total=sum(item.path.stat().st_size for plan in self.plans for item in plan.files),
-        )
+        self.stats = ReplayStats()
+        files = [item for plan in self.plans for item in plan.files]
+        unreadable = self._unreadable(files) if skip_bad_rows else []
+        if unreadable:
+            self.plans = plan_days([item for item in files if item not in unreadable])
+        self.stats.missing = missing_days(files, unreadable, start, end)
+        self.stats.files = sum(len(plan.files) for plan in self.plans)
+        self.stats.bytes_total = sum(item.path.stat().st_size for plan in self.plans for item in plan.files)
         self.metric_streams = [] if metrics_dir is None else _metric_streams(
             metrics_dir, self.symbols, exchange, None if not skip_bad_rows else self.stats.bad_rows)
+
+    def _unreadable(self, files: list[TardisFile]) -> list[TardisFile]:
+        """The files that cannot be read to their end (skipped whole, their days marked gap)."""
+        bad = []
+        for item in files:
+            try:
+                check_readable(item)
+            except InputError as exc:
+                bad.append(item)
+                self.stats.unreadable.append(str(exc))
+        if len(bad) == len(files):
+            raise InputError(f"no readable file: all {len(files)} skipped ({self.stats.unreadable[0]}, ...)")
+        return bad
+
+    @property
+    def missing(self) -> list[MissingDay]:
+        """The days without data per channel (missing or unreadable files); their bars are `gap`."""
+        return self.stats.missing
 
     def __iter__(self) -> Iterator[dict]:
         engine = BarEngine(self.config)
         stats = self.stats
+        gaps = GapSchedule((m.start_us, m.end_us, m) for m in self.missing)
         metrics = ArrivalWindows(self.metric_streams)
-        metrics.drop_until(_day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
+        metrics.drop_until(day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
         for plan in self.plans:
+            gaps.register(engine.outages, day_start_us(plan.day))
             block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
             readers = [
                 TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
@@ -89,7 +117,7 @@ class Replay:
                 for item in plan.files
             ]
             done_before = stats.bytes_done
-            streams = [*readers, *metrics.until(_day_start_us(plan.day) + DAY_US)]
+            streams = [*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]
             for rows in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
                 yield from self._counted(rows)
                 stats.events = engine.events
@@ -97,6 +125,7 @@ class Replay:
                 if self.on_progress:
                     self.on_progress(stats)
             stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
+        gaps.register(engine.outages)
         yield from self._counted(engine.flush())
         stats.events = engine.events
         stats.late_events = engine.late_events()
@@ -109,13 +138,6 @@ class Replay:
     def _counted(self, rows: list[dict]) -> list[dict]:
         self.stats.rows += len(rows)
         return rows
-
-
-DAY_US = 86_400_000_000
-
-
-def _day_start_us(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 def _metric_streams(metrics_dir: str | Path, symbols: frozenset[str] | None, exchange: str | None,

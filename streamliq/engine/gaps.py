@@ -2,11 +2,13 @@
 
 A bar is marked `gap = true` (FACTORS.md section 2) when an outage overlaps it. Outages are kept
 per key (a connection's name) with the instruments the connection carries, or `None` for an
-all-market connection; an outage still in progress has no end yet.
+all-market connection; an outage still in progress has no end yet. A replay registers the days
+its files miss the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 from .events import Instrument
@@ -14,7 +16,7 @@ from .events import Instrument
 
 @dataclass
 class Outage:
-    instruments: frozenset[Instrument] | None  # None: every instrument
+    instruments: Container[Instrument] | None  # None: every instrument
     start: int  # µs
     end: int | None = None  # µs; None while the feed is still down
 
@@ -31,7 +33,7 @@ class Outages:
         self.open: dict[str, Outage] = {}
         self.finished: list[Outage] = []
 
-    def begin(self, key: str, instruments: frozenset[Instrument] | None, start: int) -> None:
+    def begin(self, key: str, instruments: Container[Instrument] | None, start: int) -> None:
         """The feed behind `key` went down at `start` (a second begin keeps the first start)."""
         if key not in self.open:
             self.open[key] = Outage(instruments, start)

@@ -103,10 +103,11 @@ def discover(
             f"no Tardis file named {FILE_PATTERN} with channel {'/'.join(channels)} "
             f"under '{root}' (filters: {filters})"
         )
-    return _plan(files)
+    return plan_days(files)
 
 
-def _plan(files: list[TardisFile]) -> list[DayPlan]:
+def plan_days(files: list[TardisFile]) -> list[DayPlan]:
+    """The files grouped by day, with the symbols each grouped file skips."""
     by_day: dict[date, list[TardisFile]] = defaultdict(list)
     for item in files:
         by_day[item.day].append(item)

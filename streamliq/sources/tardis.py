@@ -110,6 +110,14 @@ class TardisFileReader:
 
     # -- reading ----------------------------------------------------------------------------
     def _check_header(self) -> None:
+        header = self._header()
+        names = header.split(",")
+        for column in self.columns:
+            if column not in names:
+                raise InputError(f"{self.path}:1: missing column '{column}' (header: {header[:200]})")
+
+    def _header(self) -> str:
+        """The first line; InputError when the file is empty or cannot be read."""
         opener = gzip.open if self.item.path.suffix == ".gz" else open
         try:
             with opener(self.item.path, "rt", encoding="utf-8", newline="") as handle:
@@ -118,10 +126,7 @@ class TardisFileReader:
             raise InputError(f"{self.path}: cannot read the file: {exc}") from None
         if not header:
             raise InputError(f"{self.path}: empty file (not even a header line)")
-        names = header.split(",")
-        for column in self.columns:
-            if column not in names:
-                raise InputError(f"{self.path}:1: missing column '{column}' (header: {header[:200]})")
+        return header
 
     def _tables(self, text: bool) -> Iterator[pa.RecordBatch]:
         self._close()
@@ -233,6 +238,24 @@ class TardisFileReader:
             raise InputError(message)
         self.bad_rows.record(f"{field}: {why}", message, int(mask.sum()))
         return mask
+
+
+def check_readable(item: TardisFile, chunk: int = 1 << 24) -> None:
+    """Raise InputError unless `item` has a first line and decompresses to its end.
+
+    `--skip-bad-rows` skips an unreadable file (empty, truncated gzip) as a whole, before any of
+    its rows is used, so that the rows of its day are those of a day without the file (`gap`).
+    This costs one decompression pass, and only with `--skip-bad-rows`.
+    """
+    TardisFileReader(item, None, frozenset(), False, BadInputCounter())._header()
+    if item.path.suffix != ".gz":
+        return
+    try:
+        with pa.OSFile(str(item.path)) as raw, pa.CompressedInputStream(raw, "gzip") as stream:
+            while stream.read(chunk):
+                pass
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{item.path}: cannot read the file: {exc}") from None
 
 
 def _dictionary(column) -> tuple[list[str], np.ndarray]:
