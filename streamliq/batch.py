@@ -51,8 +51,13 @@ class LiquidationFactorEngine:
 
     def __init__(self, resample_freq: str | Iterable[str] | None = None, lateness: str | float | None = None,
                  z_windows: Iterable[int] | None = None, pct_windows: Iterable[int] | None = None,
-                 exchange: str = DEFAULT_EXCHANGE, symbol: str = DEFAULT_SYMBOL) -> None:
-        """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168)."""
+                 exchange: str | None = None, symbol: str | None = None) -> None:
+        """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168).
+
+        `exchange`/`symbol` name the instrument of frames without those columns (a notebook's
+        `liq_df` often has dropped them). Left out, they come from the other frames when those
+        hold exactly one; a frame lacking them beside frames of several is an error.
+        """
         self.resample_freq = resample_freq
         self.lateness = lateness
         self.z_windows = None if z_windows is None else tuple(z_windows)
@@ -85,30 +90,57 @@ class LiquidationFactorEngine:
             bucket_hours=bucket_window_hours, mining_windows=mining_windows,
             mining_quantiles=mining_quantiles, metrics=metrics_df is not None,
         )
-        batches = [self._batch(liq_df, "liquidations")]
-        if ticker_df is not None:
-            batches.append(self._batch(ticker_df, "derivative_ticker"))
-        if trades_df is not None:
-            batches.append(self._batch(trades_df, "trades"))
-        if metrics_df is not None:
-            batches.append(self._batch(metrics_df, "metrics"))
+        frames = {channel: frame for channel, frame in (("liquidations", liq_df), ("derivative_ticker", ticker_df),
+                                                        ("trades", trades_df), ("metrics", metrics_df))
+                  if frame is not None}
+        for channel, frame in frames.items():
+            if not isinstance(frame, pd.DataFrame):
+                raise InputError(f"{channel} frame: expected a pandas DataFrame, got {type(frame).__name__}")
+        defaults = self._instrument(frames)
+        batches = [self._batch(frame, channel, defaults) for channel, frame in frames.items()]
         engine = BarEngine(config)
         rows: list[dict] = []
         for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
             rows += closed
         rows += engine.flush()
-        return rows_to_frame(rows, engine.columns).set_index("bar_start")
+        return _frame(rows, engine.columns)
 
-    def _batch(self, frame: pd.DataFrame, channel: str) -> EventBatch:
+    def _instrument(self, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+        """The exchange and symbol of rows whose frame lacks the column (or the cell).
+
+        `exchange=`/`symbol=` when given; else the one value the other frames hold; else, when no
+        frame names one, the placeholders `unknown`/`UNKNOWN` (one series either way). Frames of
+        several values beside a frame without the column would silently split one instrument
+        into two series (liquidations under UNKNOWN, prices under the real symbol): refused.
+        """
+        out = {}
+        for column, given, placeholder in (("exchange", self.exchange, DEFAULT_EXCHANGE),
+                                           ("symbol", self.symbol, DEFAULT_SYMBOL)):
+            lacking = [channel for channel, frame in frames.items() if column not in frame]
+            values = sorted({str(v).upper() if column == "symbol" else str(v)
+                             for frame in frames.values() if column in frame for v in frame[column].dropna().unique()})
+            if given is not None:
+                out[column] = given
+            elif len(values) == 1:
+                out[column] = values[0]
+            elif not lacking or not values:  # only empty cells to fill, or nothing names one
+                out[column] = placeholder
+            else:
+                shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+                raise InputError(
+                    f"{lacking[0]} frame has no '{column}' column, and the other frames hold {len(values)} "
+                    f"{column} values ({shown}): pass LiquidationFactorEngine({column}=...) for it, or add a "
+                    f"'{column}' column")
+        return out
+
+    def _batch(self, frame: pd.DataFrame, channel: str, defaults: dict[str, str]) -> EventBatch:
         """One arrival-ordered batch from a DataFrame, validated."""
         what = f"{channel} frame"
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
         n = len(frame)
         ts = _event_times(frame, what)
         arrival = _int_column(frame, "local_timestamp", what) if "local_timestamp" in frame else ts
-        exchange = _text(frame, "exchange", self.exchange)
-        symbol = np.char.upper(_text(frame, "symbol", self.symbol).astype(str))
+        exchange = _text(frame, "exchange", defaults["exchange"])
+        symbol = np.char.upper(_text(frame, "symbol", defaults["symbol"]).astype(str))
         keys = pd.MultiIndex.from_arrays([exchange, symbol])
         codes, instruments = pd.factorize(keys)
         fields: dict[str, np.ndarray] = {}
@@ -150,7 +182,12 @@ def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] | 
                  skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
     if iterator:
         return (_with_timestamps(row) for row in run)
-    return rows_to_frame(list(run), run.config.columns())
+    return _frame(list(run), run.config.columns())
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """The one frame shape of `process` and `replay`: FACTORS.md columns indexed by `bar_start`."""
+    return rows_to_frame(rows, columns).set_index("bar_start")
 
 
 def _with_timestamps(row: dict) -> dict:

@@ -71,7 +71,7 @@ def utc(us: int) -> pd.Timestamp:
 def test_flat_layout_reads_plain_and_gzip_files(tmp_path):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0 + 10 * MINUTE), gz=True)
     liq_file(tmp_path, 0, "BTCUSDT", liq_lines(2, T0 + 20 * MINUTE, "BTCUSDT"))
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     assert counts_by(frame, "exchange", "symbol") == {(EXCHANGE, "BTCUSDT"): 2, (EXCHANGE, "ETHUSDT"): 3}
     assert set(frame["freq"]) == {"15m"}
     eth = frame[frame["symbol"] == "ETHUSDT"]
@@ -85,7 +85,7 @@ def test_notebook_layout_is_found_recursively(tmp_path):
     liq_file(tmp_path / "liquidations", 0, "ETHUSDT", liq_lines(4, T0 + 5 * MINUTE), gz=True)
     trades = [liq_line(T0 + 5 * MINUTE + i * SECOND, side="sell", price=2400.0, amount=0.5 + i) for i in range(5)]
     liq_file(tmp_path / "trades", 0, "ETHUSDT", trades, channel="trades", gz=True)
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     assert len(frame) == 1
     row = frame.iloc[0]
     assert row["symbol"] == "ETHUSDT"
@@ -162,7 +162,7 @@ def three_days(tmp_path) -> Path:
     (date(2025, 10, 3), date(2025, 10, 3), [2]),
 ])
 def test_from_to_filter_on_file_dates_is_inclusive(three_days, start, end, days):
-    frame = replay(three_days, freq="1h", start=start, end=end)
+    frame = replay(three_days, freq="1h", start=start, end=end).reset_index()
     assert frame["all_count"].sum() == sum(k + 1 for k in days)
     with_events = frame[frame["all_count"] > 0]
     assert sorted(with_events["bar_start"]) == [utc(T0 + k * DAY + 10 * 60 * MINUTE) for k in days]
@@ -185,7 +185,7 @@ def test_grouped_and_per_symbol_file_count_a_symbol_once(tmp_path):
     own = liq_file(tmp_path, 0, "ETHUSDT", liq_lines(7, T0 + MINUTE + 250_000), gz=True)
     # day 1: only the grouped file: its ETH rows count again
     liq_file(tmp_path, 1, "PERPETUALS", liq_lines(3, T0 + DAY + MINUTE))
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     day0 = frame[frame["bar_start"] < utc(T0 + DAY)]
     with gzip.open(own, "rt") as handle:
         own_rows = len(handle.read().splitlines()) - 1
@@ -203,7 +203,7 @@ def test_row_before_midnight_in_next_days_file(tmp_path, lateness, late):
     next_day = [liq_line(midnight - 500_000, price=2500.0, amount=2.0, arrival=midnight + SECOND),
                 liq_line(midnight + 5 * MINUTE)]
     liq_file(tmp_path, 1, "ETHUSDT", next_day)
-    frame = replay(tmp_path, freq="15m", lateness=lateness).set_index("bar_start")
+    frame = replay(tmp_path, freq="15m", lateness=lateness)
     last_of_day = frame.loc[utc(midnight - 15 * MINUTE)]
     first_of_next = frame.loc[utc(midnight)]
     assert frame["late_events"].sum() == int(late)
@@ -241,7 +241,6 @@ def ticker_file(folder: Path, lines: list[str]) -> Path:
 
 
 def check_ticker_frame(frame: pd.DataFrame) -> None:
-    frame = frame.set_index("bar_start")
     assert list(frame.index) == [utc(T0 + k * 15 * MINUTE) for k in range(4)]
     oi = frame["open_interest"].to_numpy()
     assert math.isnan(oi[0])
@@ -703,3 +702,57 @@ def test_freq_column_holds_canonical_names(tmp_path):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0))
     frame = replay(tmp_path, freq="15min,60m,15T")  # 15T repeats 15min
     assert list(dict.fromkeys(frame["freq"])) == ["15m", "1h"]
+
+
+# -- 8. the notebook path never splits a symbol (issue 12.5) ----------------------------------
+def ticker_frame(symbols: tuple[str, ...] = ("ETHUSDT",), exchange: str = EXCHANGE) -> pd.DataFrame:
+    """Raw Tardis ticker columns: one mark price a minute for each symbol over 6 hours."""
+    ts = T0 + np.arange(360) * MINUTE
+    return pd.concat([pd.DataFrame({"exchange": exchange, "symbol": s, "timestamp": ts, "local_timestamp": ts + DELAY,
+                                    "mark_price": 2400.0 + np.arange(360) % 7, "index_price": 2400.0})
+                      for s in symbols], ignore_index=True).sort_values("local_timestamp", kind="stable")
+
+
+def notebook_liq(raw: pd.DataFrame) -> pd.DataFrame:
+    """What the notebook does: exchange time as the index, `symbol` and `exchange` dropped."""
+    frame = raw[raw["symbol"] == "ETHUSDT"]
+    return frame[["side", "price", "amount"]].set_index(pd.to_datetime(frame["timestamp"], unit="us"))
+
+
+def test_a_frame_without_symbol_takes_it_from_the_other_frames():
+    """The notebook's liq_df lacks symbol/exchange; beside a raw Tardis ticker_df it used to give two
+    series, `unknown/UNKNOWN` with the liquidations and `binance-futures/ETHUSDT` with the prices."""
+    raw = liq_frame(200)
+    out = LiquidationFactorEngine(resample_freq="1h").process(notebook_liq(raw), ticker_df=ticker_frame())
+    assert set(zip(out["exchange"], out["symbol"], strict=True)) == {(EXCHANGE, "ETHUSDT")}
+    assert out["all_count"].sum() == (raw["symbol"] == "ETHUSDT").sum()
+    assert out["close"].notna().all()
+    named = LiquidationFactorEngine(resample_freq="1h", exchange=EXCHANGE, symbol="ethusdt").process(
+        notebook_liq(raw), ticker_df=ticker_frame())
+    assert_rows_equal(named, out, exact=True)
+
+
+def test_a_frame_without_symbol_beside_several_symbols_stops_and_says_what_to_pass():
+    with pytest.raises(InputError, match=r"^liquidations frame has no 'symbol' column, and the other frames hold "
+                                         r"2 symbol values \(BTCUSDT, ETHUSDT\): pass "
+                                         r"LiquidationFactorEngine\(symbol=\.\.\.\)"):
+        LiquidationFactorEngine(resample_freq="1h").process(notebook_liq(liq_frame(50)),
+                                                            ticker_df=ticker_frame(("ETHUSDT", "BTCUSDT")))
+    two_venues = pd.concat([ticker_frame(), ticker_frame(exchange="bybit")], ignore_index=True)
+    with pytest.raises(InputError, match=r"no 'exchange' column, and the other frames hold 2 exchange values"):
+        LiquidationFactorEngine(resample_freq="1h", symbol="ETHUSDT").process(
+            notebook_liq(liq_frame(50)), ticker_df=two_venues.sort_values("local_timestamp", kind="stable"))
+    out = LiquidationFactorEngine(resample_freq="1h", exchange=EXCHANGE, symbol="ETHUSDT").process(
+        notebook_liq(liq_frame(50)), ticker_df=ticker_frame(("ETHUSDT", "BTCUSDT")))
+    assert set(out["symbol"]) == {"ETHUSDT", "BTCUSDT"} and out["close"].notna().all()
+
+
+def test_replay_and_process_return_the_same_frame_shape(tmp_path):
+    raw = liq_frame(100)
+    lines = [",".join(str(v) for v in row) for row in raw[LIQ_COLUMNS].itertuples(index=False)]
+    liq_file(tmp_path, 0, "PERPETUALS", lines)
+    from_files = replay(tmp_path, freq="15m,1h", z_windows=(4,), pct_windows=(6,))
+    from_frame = engine().process(raw)
+    assert from_files.index.name == from_frame.index.name == "bar_start"
+    assert list(from_files.columns) == list(from_frame.columns)
+    assert_rows_equal(from_files, from_frame, exact=True)

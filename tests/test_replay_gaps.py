@@ -38,6 +38,7 @@ def liq_days(folder: Path, symbol: str, days: list[int], grouped_symbols: tuple[
 
 def gap_days(frame: pd.DataFrame, symbol: str) -> dict[int, bool]:
     """Per day index (0 = 2025-10-01): whether every bar of the day is a gap (None if mixed)."""
+    frame = frame.reset_index() if "bar_start" not in frame else frame
     rows = frame[frame["symbol"] == symbol]
     day = (rows["bar_start"] - pd.Timestamp(T0, unit="us", tz="UTC")) // pd.Timedelta(days=1)
     out = {}
@@ -60,7 +61,7 @@ def test_a_day_without_a_file_is_a_gap_for_that_symbol_only(tmp_path):
 
 def test_the_bars_of_a_missing_day_are_gaps_at_every_frequency(tmp_path):
     liq_days(tmp_path, "ETHUSDT", [0, 2])
-    frame = replay(tmp_path, freq="15m,4h,1d")
+    frame = replay(tmp_path, freq="15m,4h,1d").reset_index()
     day1 = (frame["bar_start"] >= pd.Timestamp(T0 + DAY, unit="us", tz="UTC")) & \
         (frame["bar_end"] <= pd.Timestamp(T0 + 2 * DAY, unit="us", tz="UTC"))
     assert frame.loc[day1, "gap"].all() and day1.sum() == 96 + 6 + 1
