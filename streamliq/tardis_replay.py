@@ -38,6 +38,8 @@ class ReplayStats:
     bad_rows: BadInputCounter = field(default_factory=BadInputCounter)
     metric_rows: int = 0  # positioning rows read (--metrics-dir), duplicates dropped
     metric_duplicates: int = 0
+    span_us: tuple[int, int] | None = None  # event time of the run: first file day's start, last one's end
+    watermark_us: int | None = None  # event time replayed so far (set by the single-process replay)
     missing: list[MissingDay] = field(default_factory=list)  # days without data (bars marked gap)
     unreadable: list[str] = field(default_factory=list)  # files skipped with --skip-bad-rows, why
     started: float = field(default_factory=time.monotonic)
@@ -45,6 +47,22 @@ class ReplayStats:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def done_share(self) -> float:
+        """The share of the work done, in [0, 1]: the lesser of bytes read and event time replayed.
+
+        Bytes alone stall while the engine closes the bars of a long silent stretch (no byte is
+        read then, yet that is most of the work when days are months apart); event time alone
+        runs ahead on a dense day. The work left is whichever of the two is further behind.
+        """
+        shares = []
+        if self.bytes_total:
+            shares.append(self.bytes_done / self.bytes_total)
+        if self.span_us is not None and self.watermark_us is not None and self.span_us[1] > self.span_us[0]:
+            start, end = self.span_us
+            shares.append((self.watermark_us - start) / (end - start))
+        return min(1.0, max(0.0, min(shares))) if shares else 0.0
 
 
 class Replay:
@@ -81,6 +99,7 @@ class Replay:
         self.stats.missing = missing_days(files, unreadable, start, end)
         self.stats.files = sum(len(plan.files) for plan in self.plans)
         self.stats.bytes_total = sum(item.path.stat().st_size for plan in self.plans for item in plan.files)
+        self.stats.span_us = (day_start_us(self.plans[0].day), day_start_us(self.plans[-1].day) + DAY_US)
         self.metric_streams = [] if metrics_dir is None else _metric_streams(
             metrics_dir, self.symbols, exchange, None if not skip_bad_rows else self.stats.bad_rows)
 
@@ -122,11 +141,13 @@ class Replay:
                 yield from self._counted(rows)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
+                stats.watermark_us = engine.watermark
                 if self.on_progress:
                     self.on_progress(stats)
             stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
         gaps.register(engine.outages)
         yield from self._counted(engine.flush())
+        stats.watermark_us = stats.span_us[1]
         stats.events = engine.events
         stats.late_events = engine.late_events()
         stats.metric_rows = sum(stream.rows for stream in self.metric_streams)
