@@ -21,6 +21,7 @@ import pandas as pd
 
 from .driver import run_steps
 from .engine import BarEngine
+from .engine.block import RowBlock
 from .engine.config import FactorConfig
 from .engine.events import (
     ALLOWED_SIDES,
@@ -36,6 +37,7 @@ from .errors import InputError
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
 from .sources.positioning.frame import read_metrics
+from .sources.units import UnitConverter, default_converter, missing_spec_message
 from .tardis_replay import Replay
 
 __all__ = ["LiquidationFactorEngine", "read_metrics", "replay"]
@@ -51,13 +53,19 @@ class LiquidationFactorEngine:
 
     def __init__(self, resample_freq: str | Iterable[str] | None = None, lateness: str | float | None = None,
                  z_windows: Iterable[int] | None = None, pct_windows: Iterable[int] | None = None,
-                 exchange: str | None = None, symbol: str | None = None) -> None:
+                 exchange: str | None = None, symbol: str | None = None,
+                 instruments: str | Path | None = None, aggregate: bool = False) -> None:
         """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168).
 
         `exchange`/`symbol` name the instrument of frames without those columns (a notebook's
         `liq_df` often has dropped them). Left out, they come from the other frames when those
         hold exactly one; a frame lacking them beside frames of several is an error.
+        Frames of the Tardis ids streamliq has specs for (FACTORS.md section 9) are converted to
+        base units like replayed files; `instruments` (a spec CSV) adds or overrides specs.
+        `aggregate` adds the cross-venue rows of section 10 (`exchange` "all").
         """
+        self.specs = default_converter(instruments).table  # a bad instruments file fails here
+        self.aggregate = aggregate
         self.resample_freq = resample_freq
         self.lateness = lateness
         self.z_windows = None if z_windows is None else tuple(z_windows)
@@ -97,13 +105,12 @@ class LiquidationFactorEngine:
             if not isinstance(frame, pd.DataFrame):
                 raise InputError(f"{channel} frame: expected a pandas DataFrame, got {type(frame).__name__}")
         defaults = self._instrument(frames)
-        batches = [self._batch(frame, channel, defaults) for channel, frame in frames.items()]
-        engine = BarEngine(config)
-        rows: list[dict] = []
-        for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
-            rows += closed
-        rows += engine.flush()
-        return _frame(rows, engine.columns)
+        units = UnitConverter(self.specs)  # per call: it remembers mark prices
+        batches = [self._batch(frame, channel, defaults, units) for channel, frame in frames.items()]
+        engine = BarEngine(config, aggregates=units.members() if self.aggregate else None)
+        blocks = list(run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)))
+        blocks.append(engine.flush())
+        return _frame(RowBlock.concat(blocks, engine.columns), engine.columns)
 
     def _instrument(self, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
         """The exchange and symbol of rows whose frame lacks the column (or the cell).
@@ -133,8 +140,8 @@ class LiquidationFactorEngine:
                     f"'{column}' column")
         return out
 
-    def _batch(self, frame: pd.DataFrame, channel: str, defaults: dict[str, str]) -> EventBatch:
-        """One arrival-ordered batch from a DataFrame, validated."""
+    def _batch(self, frame: pd.DataFrame, channel: str, defaults: dict[str, str], units: UnitConverter) -> EventBatch:
+        """One arrival-ordered batch from a DataFrame, validated, in base units (FACTORS.md 9)."""
         what = f"{channel} frame"
         n = len(frame)
         ts = _event_times(frame, what)
@@ -161,33 +168,41 @@ class LiquidationFactorEngine:
         batch = BATCH_TYPES[channel](
             instruments=tuple((str(e), str(s)) for e, s in instruments),
             instrument=codes.astype(np.int32), ts=ts, arrival=arrival, **fields)
-        return batch.take(order)
+        batch, missing = units.convert(batch.take(order))
+        if missing:
+            (exchange, symbol_name), _ = missing[0]
+            raise InputError(f"{what}: {missing_spec_message(exchange, symbol_name, 'instruments=FILE', skip=None)}")
+        return batch
 
 
 def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] | None = None,
            exchange: str | None = None, symbols: Iterable[str] | None = None,
            start: str | date | None = None, end: str | date | None = None,
            lateness: str | float | None = None, skip_bad_rows: bool = False, iterator: bool = False,
-           metrics_dir: str | Path | None = None, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
+           metrics_dir: str | Path | None = None, instruments: str | Path | None = None,
+           aggregate: bool = False, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
     """Replay Tardis files like `streamliq replay`.
 
     Returns a DataFrame of every row, or with `iterator=True` a lazy iterator of row dicts
     (bar times as UTC `pandas.Timestamp`) for runs too long to hold in memory.
-    `metrics_dir` adds positioning data like `--metrics-dir`.
+    `metrics_dir` adds positioning data like `--metrics-dir`; `instruments` and `aggregate` are
+    `--instruments` and `--aggregate`.
     `factor_params` are FactorConfig.build's: z_windows, pct_windows, bucket_quantiles,
     bucket_hours, mining_windows, mining_quantiles.
     """
     config = FactorConfig.build(freq=freq, lateness=lateness, **factor_params)
     run = Replay(data_dir, config, exchange=exchange, symbols=symbols, start=start, end=end,
-                 skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
+                 skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir, instruments=instruments,
+                 aggregate=aggregate)
     if iterator:
         return (_with_timestamps(row) for row in run)
-    return _frame(list(run), run.config.columns())
+    columns = run.config.columns()
+    return _frame(RowBlock.concat(list(run.blocks()), columns), columns)
 
 
-def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+def _frame(block: RowBlock, columns: list[str]) -> pd.DataFrame:
     """The one frame shape of `process` and `replay`: FACTORS.md columns indexed by `bar_start`."""
-    return rows_to_frame(rows, columns).set_index("bar_start")
+    return rows_to_frame(block, columns).set_index("bar_start")
 
 
 def _with_timestamps(row: dict) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 from .badinput import BadInputCounter
 from .driver import run_steps
 from .engine import BarEngine
+from .engine.block import RowBlock
 from .engine.config import FactorConfig
 from .engine.events import EventBatch
 from .errors import InputError
@@ -19,6 +20,7 @@ from .sources.coverage import DAY_US, GapSchedule, MissingDay, day_start_us, mis
 from .sources.discovery import CHANNELS, TardisFile, discover, parse_day, plan_days
 from .sources.merge import merge_by_arrival
 from .sources.tardis import TardisFileReader, check_readable
+from .sources.units import default_converter
 from .sources.windows import ArrivalWindows
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
@@ -80,7 +82,13 @@ class Replay:
         channels: Iterable[str] = CHANNELS,
         on_progress: Callable[[ReplayStats], None] | None = None,
         metrics_dir: str | Path | None = None,
+        instruments: str | Path | None = None,
+        aggregate: bool = False,
     ) -> None:
+        """`instruments` (a spec CSV) adds or overrides contract specs; `aggregate` adds the
+        cross-venue rows of FACTORS.md section 10."""
+        self.units = default_converter(instruments)
+        self.aggregate = aggregate
         self.config = config or FactorConfig()
         if metrics_dir is not None:
             self.config = dataclasses.replace(self.config, metrics=True)
@@ -122,7 +130,13 @@ class Replay:
         return self.stats.missing
 
     def __iter__(self) -> Iterator[dict]:
-        engine = BarEngine(self.config)
+        """The rows as dicts, in output order (see `blocks` for the columnar form)."""
+        for block in self.blocks():
+            yield from block.to_dicts()
+
+    def blocks(self) -> Iterator[RowBlock]:
+        """The rows as the engine closes them: RowBlocks in output order."""
+        engine = BarEngine(self.config, aggregates=self.units.members() if self.aggregate else None)
         stats = self.stats
         gaps = GapSchedule((m.start_us, m.end_us, m) for m in self.missing)
         metrics = ArrivalWindows(self.metric_streams)
@@ -132,13 +146,13 @@ class Replay:
             block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
             readers = [
                 TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
-                                 self.skip_bad_rows, stats.bad_rows, block_size=block)
+                                 self.skip_bad_rows, stats.bad_rows, block_size=block, units=self.units)
                 for item in plan.files
             ]
             done_before = stats.bytes_done
             streams = [*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]
-            for rows in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
-                yield from self._counted(rows)
+            for block in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
+                yield self._counted(block)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
                 stats.watermark_us = engine.watermark
@@ -146,7 +160,7 @@ class Replay:
                     self.on_progress(stats)
             stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
         gaps.register(engine.outages)
-        yield from self._counted(engine.flush())
+        yield self._counted(engine.flush())
         stats.watermark_us = stats.span_us[1]
         stats.events = engine.events
         stats.late_events = engine.late_events()
@@ -156,9 +170,9 @@ class Replay:
     def _seen(self, batch: EventBatch) -> None:
         self.stats.symbols.update(batch.instruments)
 
-    def _counted(self, rows: list[dict]) -> list[dict]:
-        self.stats.rows += len(rows)
-        return rows
+    def _counted(self, block: RowBlock) -> RowBlock:
+        self.stats.rows += len(block)
+        return block
 
 
 def _metric_streams(metrics_dir: str | Path, symbols: frozenset[str] | None, exchange: str | None,

@@ -24,6 +24,16 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                         "for the FACTORS.md section 7 columns")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="count and skip malformed rows instead of stopping at the first")
+    add_venue_arguments(p)
+
+
+def add_venue_arguments(p: argparse.ArgumentParser) -> None:
+    """Contract specs and cross-venue aggregate rows (FACTORS.md sections 9 and 10)."""
+    p.add_argument("--instruments", metavar="FILE",
+                   help="CSV of contract specs (exchange,symbol,base,kind,contract_value,base_per_unit) that "
+                        "adds to or overrides the table shipped with streamliq")
+    p.add_argument("--aggregate", action="store_true",
+                   help="add one row per coin and bar across all venues and instruments (exchange 'all')")
 
 
 def add_replay_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,7 +48,7 @@ def open_replay(args: argparse.Namespace, config: FactorConfig,
     return Replay(args.data_dir, config, exchange=args.exchange,
                   symbols=args.symbols.split(",") if args.symbols else None,
                   start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows, on_progress=on_progress,
-                  metrics_dir=args.metrics_dir)
+                  metrics_dir=args.metrics_dir, instruments=args.instruments, aggregate=args.aggregate)
 
 
 FACTOR_DEFAULTS = FactorConfig().options()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
+import numpy as np
+
 from .events import Instrument
 
 
@@ -27,11 +29,12 @@ class Outage:
 
 
 class Outages:
-    """Open and finished outages; `covers` answers the `gap` column of a closing bar."""
+    """Open and finished outages; `gaps` answers the `gap` column of a close."""
 
     def __init__(self) -> None:
         self.open: dict[str, Outage] = {}
         self.finished: list[Outage] = []
+        self.members: dict[Instrument, set[Instrument]] = {}  # aggregate -> members (FACTORS.md 10)
 
     def begin(self, key: str, instruments: Container[Instrument] | None, start: int) -> None:
         """The feed behind `key` went down at `start` (a second begin keeps the first start)."""
@@ -45,12 +48,23 @@ class Outages:
             outage.end = max(end, outage.start)
             self.finished.append(outage)
 
-    def covers(self, instrument: Instrument, start: int, end: int) -> bool:
-        """Whether any outage touches `instrument` in the bar [start, end)."""
-        if not self.open and not self.finished:
-            return False
-        return any(o.overlaps(instrument, start, end) for o in (*self.open.values(), *self.finished))
+    def _with_members(self, instrument: Instrument) -> set[Instrument]:
+        return {instrument, *self.members.get(instrument, ())}
 
     def forget_before(self, time: int) -> None:
         """Drop finished outages that ended at or before `time` (no open bar can overlap them)."""
         self.finished = [o for o in self.finished if o.end > time]
+
+    def gaps(self, instruments: list[Instrument], ids: np.ndarray, row_seg: np.ndarray, bar_start: np.ndarray,
+             bar_end: np.ndarray) -> np.ndarray:
+        """The `gap` column of a close: rows of instrument `ids[row_seg]` over [bar_start, bar_end)."""
+        out = np.zeros(len(bar_start), bool)
+        for outage in (*self.open.values(), *self.finished):
+            if outage.instruments is None:
+                covered = np.ones(len(ids), bool)
+            else:  # an aggregate row has a gap when any member's bar has one
+                covered = np.array([any(m in outage.instruments for m in self._with_members(instruments[i]))
+                                    for i in ids], bool)
+            end = np.iinfo(np.int64).max if outage.end is None else outage.end
+            out |= covered[row_seg] & (bar_start < end) & (bar_end > outage.start)
+        return out

@@ -28,6 +28,7 @@ from ..engine.events import (
 )
 from ..errors import InputError, bad_row_message
 from .discovery import TardisFile
+from .units import UnitConverter, default_converter, missing_spec_message
 
 KEY_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")
 VALUE_COLUMNS = {
@@ -46,8 +47,11 @@ class TardisFileReader:
     """Yields the events of one file as batches; `bytes_read` tracks compressed bytes."""
 
     def __init__(self, item: TardisFile, symbols: frozenset[str] | None, skip_symbols: frozenset[str],
-                 skip_bad_rows: bool, bad_rows: BadInputCounter, block_size: int = 1 << 23) -> None:
+                 skip_bad_rows: bool, bad_rows: BadInputCounter, block_size: int = 1 << 23,
+                 units: UnitConverter | None = None) -> None:
+        """`units` brings amounts and open interest to base units (default: the shipped spec table)."""
         self.item = item
+        self.units = units or default_converter()
         self.symbols = symbols
         self.skip_symbols = skip_symbols
         self.skip_bad_rows = skip_bad_rows
@@ -177,8 +181,21 @@ class TardisFileReader:
             keep &= wanted[symbol_index]
         if not keep.any():
             return
-        yield self._batch({name: values if isinstance(values, tuple) else values[keep]
-                           for name, values in columns.items()}, keep)
+        batch = self._batch({name: values if isinstance(values, tuple) else values[keep]
+                             for name, values in columns.items()}, keep)
+        batch = self._in_base_units(batch, first_line + np.flatnonzero(keep))
+        if len(batch):
+            yield batch
+
+    def _in_base_units(self, batch: EventBatch, lines: np.ndarray) -> EventBatch:
+        """FACTORS.md section 9: a symbol without a contract spec stops the replay (or is skipped)."""
+        batch, missing = self.units.convert(batch)
+        for (exchange, symbol), rows in missing:
+            message = f"{self.path}:{int(lines[np.argmax(rows)])}: {missing_spec_message(exchange, symbol)}"
+            if not self.skip_bad_rows:
+                raise InputError(message)
+            self.bad_rows.record(f"no contract spec for {symbol} ({exchange})", message, int(rows.sum()))
+        return batch
 
     def _batch(self, columns: dict, keep: np.ndarray) -> EventBatch:
         exchanges, exchange_index = columns["exchange"]

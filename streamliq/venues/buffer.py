@@ -23,13 +23,23 @@ class EventBuffer:
     def __init__(self, exchange: str) -> None:
         self.exchange = exchange
         self._rows: dict[str, list[tuple]] = {channel: [] for channel in BATCH_TYPES}
+        self._others: dict[str, EventBuffer] = {}  # other exchanges' buffers, drained with this one
+
+    def for_exchange(self, exchange: str) -> EventBuffer:
+        """The buffer of `exchange`'s events: this one, or a sibling that `len()` and `drain()` of
+        this one include (one buffer per venue keeps the hot `add` free of an exchange column)."""
+        if exchange == self.exchange:
+            return self
+        if exchange not in self._others:
+            self._others[exchange] = EventBuffer(exchange)
+        return self._others[exchange]
 
     def add(self, channel: str, symbol: str, ts: int, arrival: int, *values: float) -> None:
         """One event: its values in the channel's column order (`_VALUE_COLUMNS`)."""
         self._rows[channel].append((symbol, ts, arrival, *values))
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
+        return sum(len(rows) for rows in self._rows.values()) + sum(len(b) for b in self._others.values())
 
     def drain(self) -> list[EventBatch]:
         """The buffered events as batches (arrival order kept per channel); the buffer empties."""
@@ -38,6 +48,8 @@ class EventBuffer:
             if rows:
                 batches.append(_to_batch(channel, self.exchange, rows))
                 self._rows[channel] = []
+        for other in self._others.values():
+            batches += other.drain()
         return batches
 
 
