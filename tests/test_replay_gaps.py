@@ -160,3 +160,12 @@ def test_missing_days_rules():
     assert [(m.day.day, m.skipped) for m in skipped] == [(2, True)]
     assert (EXCHANGE, "SOLUSDT") in missing_days(files)[0] and (EXCHANGE, "BTCUSDT") not in missing_days(files)[0]
     assert ("bybit", "SOLUSDT") not in missing_days(files)[0]
+
+
+def test_an_aggregate_row_is_a_gap_when_a_member_misses_the_day(tmp_path):
+    """FACTORS.md section 10: the aggregate's `gap` is true when any member's bar has one."""
+    liq_days(tmp_path, "ETHUSDT", [0, 1, 2])
+    liq_days(tmp_path, "ETHUSDC", [0, 2])  # the USDC perp misses day 1
+    frame = replay(tmp_path, freq="1h", aggregate=True).reset_index()
+    assert gap_days(frame[frame["exchange"] == "all"], "ETH") == {0: False, 1: True, 2: False}
+    assert gap_days(frame, "ETHUSDT") == {0: False, 1: False, 2: False}
