@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -114,23 +115,11 @@ class TardisFileReader:
 
     # -- reading ----------------------------------------------------------------------------
     def _check_header(self) -> None:
-        header = self._header()
+        header = read_header(self.item.path)
         names = header.split(",")
         for column in self.columns:
             if column not in names:
                 raise InputError(f"{self.path}:1: missing column '{column}' (header: {header[:200]})")
-
-    def _header(self) -> str:
-        """The first line; InputError when the file is empty or cannot be read."""
-        opener = gzip.open if self.item.path.suffix == ".gz" else open
-        try:
-            with opener(self.item.path, "rt", encoding="utf-8", newline="") as handle:
-                header = handle.readline().rstrip("\r\n")
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.path}: cannot read the file: {exc}") from None
-        if not header:
-            raise InputError(f"{self.path}: empty file (not even a header line)")
-        return header
 
     def _tables(self, text: bool) -> Iterator[pa.RecordBatch]:
         self._close()
@@ -257,6 +246,19 @@ class TardisFileReader:
         return mask
 
 
+def read_header(path: Path) -> str:
+    """The first line of a Tardis file; InputError when it is empty or cannot be read."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            header = handle.readline().rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the file: {exc}") from None
+    if not header:
+        raise InputError(f"{path}: empty file (not even a header line)")
+    return header
+
+
 def check_readable(item: TardisFile, chunk: int = 1 << 24) -> None:
     """Raise InputError unless `item` has a first line and decompresses to its end.
 
@@ -264,7 +266,7 @@ def check_readable(item: TardisFile, chunk: int = 1 << 24) -> None:
     its rows is used, so that the rows of its day are those of a day without the file (`gap`).
     This costs one decompression pass, and only with `--skip-bad-rows`.
     """
-    TardisFileReader(item, None, frozenset(), False, BadInputCounter())._header()
+    read_header(item.path)
     if item.path.suffix != ".gz":
         return
     try:
