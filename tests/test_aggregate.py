@@ -34,7 +34,7 @@ def expected(venue_events) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def replayed(venue_events, tmp_path_factory) -> pd.DataFrame:
     folder = write_venue_files(venue_events, tmp_path_factory.mktemp("venues"))
-    return replay(folder, freq="1m,15m", aggregate=True, **PARAMS)
+    return replay(folder, freq="1m,15m", aggregate=True, **PARAMS).reset_index()
 
 
 def test_replay_with_aggregate_matches_the_reference(replayed, expected):

@@ -66,6 +66,16 @@ def test_mark_price_array_and_agg_trade():
     assert trades.ts.tolist() == [1791382992338_000]
 
 
+def test_zero_amounts_are_events_negative_amounts_are_bad():
+    """A forceOrder or aggTrade with quantity 0 is an event adding 0 (as in Tardis files)."""
+    zero_liq = FORCE_ORDER.replace('"z":"0.002"', '"z":"0"')
+    zero_trade = AGG_TRADE.replace('"q":"0.022"', '"q":"0.0"')
+    negative = FORCE_ORDER.replace('"z":"0.002"', '"z":"-0.002"')
+    batches, bad = normalize(zero_liq, zero_trade, negative)
+    assert sorted((b.channel, b.amount.tolist()) for b in batches) == [("liquidations", [0.0]), ("trades", [0.0])]
+    assert dict(bad.counts) == {"bad number in forceOrder.o.z": 1}
+
+
 def test_bad_frames_are_counted_by_kind_and_skipped(caplog):
     coin_m = FORCE_ORDER.replace('"s":"BTCUSDT"', '"s":"BTCUSD_PERP"')
     frames = ["not json", '{"e":"depthUpdate","s":"BTCUSDT"}', FORCE_ORDER.replace('"p":"64562.50"', '"p":"abc"'),

@@ -226,6 +226,24 @@ def test_skipped_bad_rows_are_counted_as_in_a_single_replay(data, scheduler, tmp
     assert skipped[0] in err.splitlines()
 
 
+def test_missing_and_unreadable_files_give_the_gaps_of_a_single_replay(data, scheduler, tmp_path):
+    """Issue 12.2: the symbol tasks mark the same days `gap` as the single-process replay."""
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    (folder / f"{EXCHANGE}_trades_2025-10-02_ETHUSDT.csv.gz").unlink()  # a missing day of one symbol
+    grouped = folder / f"{EXCHANGE}_liquidations_2025-10-03_PERPETUALS.csv.gz"
+    grouped.write_bytes(grouped.read_bytes()[:200])  # truncated: the day is missing for every symbol
+    single = _single(folder, tmp_path / "single.parquet", "--skip-bad-rows", "--freq", "1h")
+    gaps = single[single["gap"]].groupby("symbol")["bar_start"].count().to_dict()
+    assert gaps == {"ETHUSDT": 48, **{s: 24 for s in SYMBOLS[1:]}}
+    out = tmp_path / "factors"
+    proc = cli("replay", "--data-dir", str(folder), "--skip-bad-rows", "--freq", "1h", "--scheduler", scheduler,
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert_rows_equal(_dataset(out), single, exact=True)
+    assert "days without data, their bars marked gap = true:" in proc.stderr
+
+
 def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, monkeypatch):
     monkeypatch.setattr(split, "FLUSH_ROWS", 50)  # several flushes: several row groups per symbol
     plan = discover(data, channels=("liquidations",))[0]

@@ -90,7 +90,7 @@ def test_inverse_open_interest_uses_the_mark_price(tmp_path):
     write_rows(tmp_path, "okex-swap", "derivative_ticker", "BTC-USDT-SWAP",
                [{**ticks[0], "symbol": "BTC-USDT-SWAP", "open_interest": 1_000.0}])
     write_rows(tmp_path, "okex-swap", "liquidations", "BTC-USD-SWAP", [event("BTC-USD-SWAP", 60_000.0, 1.0)])
-    rows = replay(tmp_path, freq="1m").set_index(["symbol", "bar_start"])
+    rows = replay(tmp_path, freq="1m").set_index("symbol", append=True).swaplevel()
     inverse = rows.loc["BTC-USD-SWAP", "open_interest"].to_numpy()
     np.testing.assert_allclose(inverse, [2.0, 2.5, 3.0], rtol=1e-12)  # 1200 x 100 USD / 60,000 ...
     assert rows.loc["BTC-USDT-SWAP", "open_interest"].iloc[0] == pytest.approx(10.0, rel=1e-12)  # x 0.01 BTC

@@ -108,6 +108,19 @@ def test_okx_liquidations_keep_the_order_side_and_count_contracts_times_ct_val()
     ]  # the first push after subscribing (the backlog) is dropped, as tardis-node does
 
 
+def test_zero_sizes_are_events_and_negative_sizes_are_bad_on_every_venue():
+    """Issue 12.1: a liquidation of size 0 counts and adds 0, as in Tardis files and on Binance."""
+    zero, negative = BYBIT_ADA.replace('"v":"13248"', '"v":"0"'), BYBIT_ADA.replace('"v":"13248"', '"v":"-1"')
+    events, bad = normalize("bybit", zero, negative)
+    assert [row[-1] for row in events["liquidations"]] == [0.0]
+    assert bad == {"bad number in liquidation.v": 1}
+    specs = (spec("okex-swap", "BTC-USDT-SWAP", "BTC", "linear", 0.01),)
+    backlog, zero = OKX_BTC, OKX_BTC.replace('"sz":"8.55"', '"sz":"0"')
+    events, bad = normalize("okx", backlog, zero, OKX_BTC.replace('"sz":"8.55"', '"sz":"-2"'), specs=specs)
+    assert [row[-1] for row in events["liquidations"]] == [0.0]
+    assert bad == {"bad number in liquidation-orders.details.sz": 1}
+
+
 def test_okx_inverse_contracts_are_usd_face_values_and_unknown_specs_are_named():
     frame = OKX_BTC.replace("BTC-USDT", "BTC-USD").replace('"sz":"8.55"', '"sz":"5"').replace("82655.7", "50000")
     events, bad = normalize("okx", frame, frame, specs=(spec("okex-swap", "BTC-USD-SWAP", "BTC", "inverse", 100.0),))

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from ..engine.config import FactorConfig
+from ..sources.coverage import describe_missing
 from ..tardis_replay import Replay, ReplayStats
 
 
@@ -87,6 +88,10 @@ def summary_text(stats: ReplayStats, out: str) -> str:
     if stats.metric_rows or stats.metric_duplicates:
         text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
                  f"dropped")
+    if stats.unreadable:
+        text += f"\nskipped {len(stats.unreadable):,} unreadable file(s): " + "; ".join(stats.unreadable)
+    if stats.missing:
+        text += "\ndays without data, their bars marked gap = true:\n" + describe_missing(stats.missing)
     if stats.bad_rows.total:
         kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
         text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"

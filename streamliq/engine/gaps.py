@@ -2,11 +2,13 @@
 
 A bar is marked `gap = true` (FACTORS.md section 2) when an outage overlaps it. Outages are kept
 per key (a connection's name) with the instruments the connection carries, or `None` for an
-all-market connection; an outage still in progress has no end yet.
+all-market connection; an outage still in progress has no end yet. A replay registers the days
+its files miss the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ from .events import Instrument
 
 @dataclass
 class Outage:
-    instruments: frozenset[Instrument] | None  # None: every instrument
+    instruments: Container[Instrument] | None  # None: every instrument
     start: int  # µs
     end: int | None = None  # µs; None while the feed is still down
 
@@ -34,7 +36,7 @@ class Outages:
         self.finished: list[Outage] = []
         self.members: dict[Instrument, set[Instrument]] = {}  # aggregate -> members (FACTORS.md 10)
 
-    def begin(self, key: str, instruments: frozenset[Instrument] | None, start: int) -> None:
+    def begin(self, key: str, instruments: Container[Instrument] | None, start: int) -> None:
         """The feed behind `key` went down at `start` (a second begin keeps the first start)."""
         if key not in self.open:
             self.open[key] = Outage(instruments, start)
@@ -61,7 +63,7 @@ class Outages:
             if outage.instruments is None:
                 covered = np.ones(len(ids), bool)
             else:  # an aggregate row has a gap when any member's bar has one
-                covered = np.array([not outage.instruments.isdisjoint(self._with_members(instruments[i]))
+                covered = np.array([any(m in outage.instruments for m in self._with_members(instruments[i]))
                                     for i in ids], bool)
             end = np.iinfo(np.int64).max if outage.end is None else outage.end
             out |= covered[row_seg] & (bar_start < end) & (bar_end > outage.start)

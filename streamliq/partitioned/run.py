@@ -71,6 +71,7 @@ class PartitionedReplay:
         self.config = selection.config
         self.symbols = selection.symbols
         self.day_plans = selection.plans
+        self.missing = selection.missing
         self.skip_bad_rows = selection.skip_bad_rows
         self.units = selection.units  # the spec table, --instruments included
         self.stats = selection.stats
@@ -86,7 +87,7 @@ class PartitionedReplay:
         """Run every task; failed symbols end up in `failures`, the others in the dataset."""
         self.folder.create()
         try:
-            self.plans = symbol_plans(self.day_plans, self._split(client))
+            self.plans = symbol_plans(self.day_plans, self._split(client), self.missing)
             runs, summaries = self._run(client)
             self._finish(client, runs, summaries)
             self.folder.commit(self._description())

@@ -15,6 +15,7 @@ from ..engine import NO_WATERMARK, BarEngine
 from ..engine.config import FactorConfig
 from ..engine.events import EventBatch, Instrument
 from ..errors import InputError
+from ..sources.coverage import GapSchedule, day_start_us
 from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
 from ..sources.units import UnitConverter
@@ -82,8 +83,10 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
     summary = SymbolSummary(plan.instrument)
     bad_rows = BadInputCounter()
     writer = PartitionWriter(root, plan.instrument, engine.columns, part=0)
+    gaps = GapSchedule((start, end, frozenset([plan.instrument])) for start, end in plan.gaps)
     try:
         for day in plan.days:
+            gaps.register(engine.outages, day_start_us(day.day))
             if floors is not None:
                 _advance(engine, floors[day.day], writer)
             mark = DayMark(day.day, engine.watermark)
@@ -91,6 +94,7 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
                                   on_batch=mark.see):
                 writer.write(rows)
             summary.days.append(mark)
+        gaps.register(engine.outages)  # days after the symbol's last file, closed by finish_symbol
     except BaseException:
         writer.abort()
         raise

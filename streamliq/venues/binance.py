@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..sources.positioning.rest import metric_event_from_rest
 from .base import CHANNELS, LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
-from .fields import NAN, Bad, base_per_unit, millis, number, sample
+from .fields import NAN, Bad, base_per_unit, millis, number, quantity, sample
 from .specs import InstrumentSpec
 
 __all__ = ["EXCHANGE", "VENUE", "BinanceNormalizer", "all_market_streams", "symbol_streams"]
@@ -141,7 +141,7 @@ class BinanceNormalizer(Normalizer):
         if side is None:
             raise Bad("bad side in forceOrder.o.S")
         self.buffer.add("liquidations", symbol, millis(order, "T", "forceOrder.o") * 1000, arrival, side,
-                        number(order, "p", "forceOrder.o"), number(order, "z", "forceOrder.o"))
+                        number(order, "p", "forceOrder.o"), quantity(order, "z", "forceOrder.o"))
 
     def _mark_price(self, event: dict, arrival: int) -> None:
         symbol = self._symbol(event, "s", "markPriceUpdate")
@@ -159,7 +159,7 @@ class BinanceNormalizer(Normalizer):
         maker = event.get("m")
         side = SELL if maker is True else BUY if maker is False else UNKNOWN
         self.buffer.add("trades", symbol, millis(event, "T", "aggTrade") * 1000, arrival, side,
-                        number(event, "p", "aggTrade"), number(event, "q", "aggTrade"))
+                        number(event, "p", "aggTrade"), quantity(event, "q", "aggTrade"))
 
     def _symbol(self, obj: dict, key: str, where: str) -> str | None:
         return self.wanted(obj.get(key), f"{where}.{key}")

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..engine.events import BUY, SELL, UNKNOWN
 from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
-from .fields import Bad, base_per_unit, millis, number, optional_number
+from .fields import Bad, base_per_unit, millis, number, optional_number, quantity
 from .specs import InstrumentSpec
 
 EXCHANGE = "bybit"
@@ -85,7 +85,7 @@ class BybitNormalizer(Normalizer):
         if side is None:
             raise Bad(f"bad side in liquidation.{side_key}")
         price = number(item, price_key, "liquidation")
-        amount = self._coins(symbol, number(item, size_key, "liquidation"), price)
+        amount = self._coins(symbol, quantity(item, size_key, "liquidation"), price)
         self.buffer.add("liquidations", symbol, ts_ms * 1000, arrival, side, price, amount)
 
     def _ticker(self, message: dict, arrival: int) -> None:
@@ -117,7 +117,7 @@ class BybitNormalizer(Normalizer):
         price = number(item, "p", "publicTrade")
         self.buffer.add("trades", symbol, millis(item, "T", "publicTrade") * 1000, arrival,
                         _TAKER_SIDES.get(item.get("S"), UNKNOWN), price,
-                        self._coins(symbol, number(item, "v", "publicTrade"), price))
+                        self._coins(symbol, quantity(item, "v", "publicTrade"), price))
 
     def _coins(self, symbol: str, quantity: float, price: float) -> float:
         """Linear quantities are coins; inverse ones USD, which need the instrument's spec."""

@@ -36,6 +36,15 @@ def number(obj: dict, key: str, where: str, positive: bool = True) -> float:
     return result
 
 
+def quantity(obj: dict, key: str, where: str) -> float:
+    """A quantity field: finite and >= 0, else Bad. A zero quantity is data (the event counts and
+    adds 0), as in Tardis files."""
+    result = number(obj, key, where, positive=False)
+    if result < 0:
+        raise Bad(f"bad number in {where}.{key}")
+    return result
+
+
 def optional_number(obj: dict, key: str, where: str, positive: bool = True) -> float:
     """`number`, or NaN when the field is absent or empty (a ticker field not carried)."""
     return NAN if obj.get(key) in (None, "") else number(obj, key, where, positive)

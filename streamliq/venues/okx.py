@@ -33,7 +33,7 @@ from ..badinput import BadInputCounter
 from ..engine.events import BUY, SELL, UNKNOWN
 from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
-from .fields import NAN, Bad, millis, number
+from .fields import NAN, Bad, millis, number, quantity
 from .specs import InstrumentSpec
 
 EXCHANGE = "okex-swap"
@@ -106,7 +106,7 @@ class OkxNormalizer(Normalizer):
             if side is None:
                 raise Bad("bad side in liquidation-orders.details.side")
             price = number(detail, "bkPx", "liquidation-orders.details")
-            amount = float(spec.base_amount(number(detail, "sz", "liquidation-orders.details"), price))
+            amount = float(spec.base_amount(quantity(detail, "sz", "liquidation-orders.details"), price))
             self.buffer.add("liquidations", symbol, millis(detail, "ts", "liquidation-orders.details") * 1000,
                             arrival, side, price, amount)
 
@@ -133,7 +133,7 @@ class OkxNormalizer(Normalizer):
         if symbol is None:
             return
         price = number(item, "px", "trades")
-        amount = float(self.spec(symbol).base_amount(number(item, "sz", "trades"), price))
+        amount = float(self.spec(symbol).base_amount(quantity(item, "sz", "trades"), price))
         self.buffer.add("trades", symbol, millis(item, "ts", "trades") * 1000, arrival,
                         _SIDES.get(item.get("side"), UNKNOWN), price, amount)
 
