@@ -223,11 +223,10 @@ class TardisFileReader:
             column = pc.cast(pc.if_else(pc.and_(pc.invert(empty), ok), column, None),
                              pa.int64() if integer else pa.float64())
         if integer:
-            missing = _np_bool(pc.is_null(column))
-            problems.append(("missing value", missing))
-            values = column.fill_null(0).to_numpy() if isinstance(column, pa.Array) else \
-                pc.fill_null(column, 0).to_numpy()
-            return values.astype(np.int64, copy=False), problems
+            if column.null_count:  # (filling nulls copies the column: only when there are some)
+                problems.append(("missing value", _np_bool(pc.is_null(column))))
+                column = pc.fill_null(column, 0)
+            return np.asarray(column.to_numpy(), dtype=np.int64), problems
         values = np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
                             else column.to_numpy(), dtype=np.float64)
         if name in VALUE_RULES:
