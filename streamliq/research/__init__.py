@@ -1,0 +1,9 @@
+"""Research tools over factor files: forward-return labels and a factor report.
+
+Offline only: labels look into the future by design, so nothing here is imported by the
+engine, the live daemon or `replay`.
+"""
+
+from .forward import labels
+
+__all__ = ["labels"]
