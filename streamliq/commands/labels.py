@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..research.forward import label_name, labels
 from ..research.frames import parse_horizons, read_factors, select_freq
 
-OUTPUT_FORMATS = (".parquet", ".csv", ".jsonl")
+OUTPUT_FORMATS = (".parquet", ".csv")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entry-delay", type=int, default=0, metavar="D",
                    help="bars between the row and the entry close (default: %(default)s)")
     p.add_argument("--freq", help="keep only this frequency (default: every frequency of the file)")
-    p.add_argument("--out", default="train.parquet", help="output: .parquet, .csv or .jsonl (default: %(default)s)")
+    p.add_argument("--out", default="train.parquet", help="output: .parquet or .csv (default: %(default)s)")
     p.set_defaults(run=run)
 
 
@@ -57,13 +57,10 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
     """Write under a temporary name, then move into place: a failed run leaves no partial file."""
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        kind = out.suffix.lower()
-        if kind == ".parquet":
+        if out.suffix.lower() == ".parquet":
             frame.to_parquet(tmp, index=False)
-        elif kind == ".csv":
+        else:  # floats as repr: exact round trip
             frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-        else:
-            frame.to_json(tmp, orient="records", lines=True, date_format="iso", date_unit="us")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
