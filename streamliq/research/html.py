@@ -27,8 +27,9 @@ img { max-width: 100%; display: block; margin: 1em 0; }
 def render_html(report: dict, source: str, progress: Callable[[str], None] | None = None) -> str:
     """The page: summary, ranked table, charts, event table, correlated pairs."""
     say = progress or (lambda _: None)
-    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>streamliq factor report: "
-             f"{_e(source)}</title><style>{STYLE}</style></head><body>", _summary(report, source), _table(report)]
+    head = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
+            f"<title>streamliq factor report: {_e(source)}</title><style>{STYLE}</style></head><body>")
+    parts = [head, _summary(report, source), _table(report)]
     for key, title, draw in FIGURES:
         say(f"chart: {title.lower()}")
         png = draw(report)
