@@ -77,6 +77,7 @@ def test_every_ic_and_t_matches_scipy_and_a_hand_written_newey_west(made, labell
         keep = x.notna() & y.notna()
         data = labelled.loc[keep, [*KEY, factor, f"fwd_ret_{h}"]]
         assert row["rows"] == len(data)
+        assert report["labelled_rows"][str(h)] == int(y.notna().sum())
         if factor == "constant":
             assert row["rank_ic"] is None and row["t_nw"] is None and not row["ranked"]
             continue

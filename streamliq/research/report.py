@@ -17,6 +17,7 @@ shows). Its parts:
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .forward import SERIES_KEY, ForwardWindow
-from .stats import IcStats, ic_stats, rank_correlation_matrix, rank_ic
+from .stats import IcStats, Ranked, ic_stats, rank_correlation_matrix, rank_ic, ranks
 
 META_COLUMNS = frozenset({*SERIES_KEY, "bar_start", "bar_end", "gap", "late_events"})
 # Price levels rank BTC against PEPE when pooled: not factors, whatever their IC.
@@ -97,7 +98,8 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
     window = ForwardWindow(frame, longest, entry_delay)
     forward = {h: window.ret(h) for h in range(1, longest + 1)}
     codes = frame.groupby(SERIES_KEY, sort=False).ngroup().to_numpy()
-    bars = ((frame["bar_start"] - _EPOCH) // pd.Timedelta(microseconds=1)).to_numpy(np.int64)
+    start_us = ((frame["bar_start"] - _EPOCH) // pd.Timedelta(microseconds=1)).to_numpy(np.int64)
+    bars = np.unique(start_us, return_inverse=True)[1]  # each row's bar as an index in time order
     values = {f: pd.to_numeric(frame[f], errors="coerce").to_numpy(np.float64) for f in factors}
     context = _Context(frame, values, forward, codes, bars)
 
@@ -107,7 +109,7 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
     best_horizon = {f: next(r["horizon"] for r in table if r["factor"] == f) for f in best}
     say(f"top factors: quintiles, IC decay and IC per month of {len(best)}")
     quintiles = {f: _quintiles(context, f, horizons) for f in best}
-    decay = {f: [_rank_ic(context, f, h) for h in range(1, longest + 1)] for f in best}
+    decay = _ic_decay(context, best, longest)
     by_month = {f: _ic_by_month(context, f, best_horizon[f]) for f in best}
     rules = event_rules(factors)
     say(f"event studies: {len(rules)} event columns")
@@ -120,6 +122,7 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
         "freq": str(freqs[0]), "horizons": horizons, "entry_delay": int(entry_delay), "rows": len(frame),
         "series": len(series), "symbols": sorted(series["symbol"].unique().tolist()),
         "first_bar": frame["bar_start"].min().isoformat(), "last_bar": frame["bar_start"].max().isoformat(),
+        "labelled_rows": {str(h): int(np.isfinite(forward[h]).sum()) for h in horizons},
         "min_rows": int(min_rows), "factors": factors, "method": METHOD, "table": table, "top_factors": best,
         "quintiles": quintiles, "ic_decay": {"horizons": list(range(1, longest + 1)), "ic": decay},
         "ic_by_month": by_month, "events": events,
@@ -153,27 +156,48 @@ class _Context:
     def __init__(self, frame: pd.DataFrame, values: dict[str, np.ndarray], forward: dict[int, np.ndarray],
                  codes: np.ndarray, bars: np.ndarray) -> None:
         self.frame, self.values, self.forward, self.codes, self.bars = frame, values, forward, codes, bars
-        self.months = np.datetime_as_string(bars.astype("datetime64[us]").astype("datetime64[M]"))
+        start = frame["bar_start"].dt.tz_convert(None).to_numpy()  # UTC
+        self.months = np.datetime_as_string(start.astype("datetime64[M]"))
+
+
+def _same_rows(ctx: _Context, factors: list[str], h: int) -> list[tuple[np.ndarray, list[str]]]:
+    """The factors grouped by the rows where they and the label are both finite (often shared)."""
+    groups: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+    label = np.isfinite(ctx.forward[h])
+    for factor in factors:
+        keep = np.isfinite(ctx.values[factor]) & label
+        groups.setdefault(hashlib.blake2b(np.packbits(keep).tobytes()).digest(), (keep, []))[1].append(factor)
+    return list(groups.values())
 
 
 def _ic_table(ctx: _Context, factors: list[str], horizons: list[int], min_rows: int) -> list[dict]:
     rows = []
-    for factor in factors:
-        x = ctx.values[factor]
-        coverage = float(np.isfinite(x).mean())
-        for h in horizons:
-            stats: IcStats = ic_stats(x, ctx.forward[h], ctx.codes, ctx.bars, lags=h - 1)
-            rows.append({"factor": factor, "horizon": h, "coverage": coverage, **asdict(stats), "nw_lags": h - 1,
-                         "ranked": stats.rows >= min_rows and _finite(stats.t_nw)})
+    for h in horizons:
+        y = ctx.forward[h]
+        for keep, members in _same_rows(ctx, factors, h):
+            label_ranks = Ranked(y[keep], ctx.codes[keep])
+            for factor in members:
+                x = ctx.values[factor]
+                stats: IcStats = ic_stats(x, y, ctx.codes, ctx.bars, lags=h - 1, label_ranks=label_ranks)
+                ranked = stats.rows >= min_rows and _finite(stats.t_nw)
+                rows.append({"factor": factor, "horizon": h, "coverage": float(np.isfinite(x).mean()),
+                             **asdict(stats), "nw_lags": h - 1, "ranked": ranked})
+    order = {f: i for i, f in enumerate(factors)}
+    rows.sort(key=lambda r: (order[r["factor"]], r["horizon"]))  # file order before the ranking sort
     # Best first: the surest (largest |t|), not the largest IC; then the few-rows ones, undefined t last.
     rows.sort(key=lambda r: (not r["ranked"], not _finite(r["t_nw"]), -abs(r["t_nw"]) if _finite(r["t_nw"]) else 0))
     return rows
 
 
-def _rank_ic(ctx: _Context, factor: str, h: int) -> float:
-    x, y = ctx.values[factor], ctx.forward[h]
-    keep = np.isfinite(x) & np.isfinite(y)
-    return rank_ic(x[keep], y[keep])
+def _ic_decay(ctx: _Context, factors: list[str], longest: int) -> dict[str, list[float]]:
+    decay: dict[str, list[float]] = {f: [] for f in factors}
+    for h in range(1, longest + 1):
+        y = ctx.forward[h]
+        for keep, members in _same_rows(ctx, factors, h):
+            label_ranks = ranks(y[keep])
+            for factor in members:
+                decay[factor].append(rank_ic(ctx.values[factor][keep], y[keep], label_ranks))
+    return decay
 
 
 def _quintiles(ctx: _Context, factor: str, horizons: list[int]) -> dict:

@@ -23,9 +23,53 @@ MIN_ROWS = 3  # fewer rows give no correlation
 RELATIVE_ZERO = 1e-10
 
 
-def ranks(values: np.ndarray) -> np.ndarray:
-    """Average ranks from 1 (ties share their mean rank)."""
-    return pd.Series(values).rank(method="average").to_numpy()
+def ranks(values: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Average ranks from 1 (ties share their mean rank), over all values or within each group."""
+    return Ranked(values, groups).within if groups is not None else Ranked(values).pooled
+
+
+class Ranked:
+    """Average ranks of finite values, pooled and (with `groups`) within each group, from one sort.
+
+    numpy's sort, not pandas' `rank`: this is the report's inner loop, and the within-group
+    ranks reuse the pooled order (a stable sort by group keeps each group's values sorted).
+    """
+
+    def __init__(self, values: np.ndarray, groups: np.ndarray | None = None) -> None:
+        order = np.argsort(values)  # ties are averaged: their order does not matter
+        self.pooled = _run_ranks(order, values, None)
+        self.within: np.ndarray | None = None
+        if groups is not None:
+            by_group = order[np.argsort(groups[order], kind="stable")]
+            self.within = _run_ranks(by_group, values, groups)
+
+
+def _run_ranks(order: np.ndarray, values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Ranks from an order that sorts by (group, value): runs of equal values get their mean position."""
+    n = len(order)
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    sorted_values = values[order]
+    new_group = np.zeros(n, dtype=bool)
+    new_group[0] = True
+    if groups is not None:
+        sorted_groups = groups[order]
+        new_group[1:] = sorted_groups[1:] != sorted_groups[:-1]
+    new_run = new_group.copy()
+    new_run[1:] |= sorted_values[1:] != sorted_values[:-1]
+    group_starts = np.flatnonzero(new_group)
+    position = np.arange(n) - np.repeat(group_starts, np.diff(np.append(group_starts, n)))
+    run_starts = np.flatnonzero(new_run)
+    run_sizes = np.diff(np.append(run_starts, n))
+    mean_rank = position[run_starts] + (run_sizes + 1) / 2.0
+    out[order] = np.repeat(mean_rank, run_sizes)
+    return out
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    # Not np.dot: BLAS threads cost milliseconds per call on a busy machine, a plain sum microseconds.
+    return float(np.einsum("i,i->", a, b))
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -33,13 +77,15 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < MIN_ROWS:
         return float("nan")
     dx, dy = x - x.mean(), y - y.mean()
-    denominator = np.sqrt(np.dot(dx, dx) * np.dot(dy, dy))
-    return float(np.dot(dx, dy) / denominator) if denominator > 0 else float("nan")
+    denominator = np.sqrt(_dot(dx, dx) * _dot(dy, dy))
+    return _dot(dx, dy) / denominator if denominator > 0 else float("nan")
 
 
-def rank_ic(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation of two aligned, finite arrays."""
-    return pearson(ranks(x), ranks(y)) if len(x) >= MIN_ROWS else float("nan")
+def rank_ic(x: np.ndarray, y: np.ndarray, y_ranks: np.ndarray | None = None) -> float:
+    """Spearman's rank correlation of two aligned, finite arrays (`y_ranks`: y's ranks if known)."""
+    if len(x) < MIN_ROWS:
+        return float("nan")
+    return pearson(ranks(x), ranks(y) if y_ranks is None else y_ranks)
 
 
 def newey_west_t(series: np.ndarray, lags: int) -> float:
@@ -53,10 +99,10 @@ def newey_west_t(series: np.ndarray, lags: int) -> float:
     if count < 2:
         return float("nan")
     centered = x - x.mean()
-    long_run = np.dot(centered, centered) / count
+    long_run = _dot(centered, centered) / count
     for lag in range(1, min(lags, count - 1) + 1):
         weight = 1.0 - lag / (lags + 1)
-        long_run += 2.0 * weight * np.dot(centered[lag:], centered[:-lag]) / count
+        long_run += 2.0 * weight * _dot(centered[lag:], centered[:-lag]) / count
     if not long_run > 0:
         return float("nan")
     return float(x.mean() / np.sqrt(long_run / count))
@@ -77,10 +123,13 @@ class IcStats:
     bars: int  # bars of the per-bar series
 
 
-def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np.ndarray, lags: int) -> IcStats:
+def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np.ndarray, lags: int,
+             label_ranks: Ranked | None = None) -> IcStats:
     """Pooled and per-series ICs of `factor` against `label` (rows aligned; NaN rows are dropped).
 
-    `series` holds each row's series code (0..S-1), `bars` its bar as an integer sorting in time.
+    `series` holds each row's series code (0..S-1), `bars` its bar's index (0..B-1, in time order).
+    `label_ranks`, when given, is the label's `Ranked` (with groups) over the rows where both are
+    finite: many factors are defined on the same rows, and share it.
     """
     keep = np.isfinite(factor) & np.isfinite(label)
     x, y, codes, bar = factor[keep], label[keep], series[keep], bars[keep]
@@ -88,16 +137,18 @@ def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np
     if n < MIN_ROWS:
         nan = float("nan")
         return IcStats(n, nan, nan, nan, nan, nan, 0, nan, 0)
-    rx, ry = ranks(x), ranks(y)
+    ranked_x = Ranked(x, codes)
+    ranked_y = label_ranks or Ranked(y, codes)
+    rx, ry = ranked_x.pooled, ranked_y.pooled
     rank = pearson(rx, ry)
-    per_series = grouped_rank_ic(x, y, codes)
+    per_series = grouped_pearson(ranked_x.within, ranked_y.within, codes)
     per_series = per_series[np.isfinite(per_series)]
     t, n_bars = float("nan"), 0
     sx, sy = rx.std(ddof=1), ry.std(ddof=1)
     if sx > 0 and sy > 0:
         product = (rx - rx.mean()) / sx * (ry - ry.mean()) / sy
-        bar_ids, inverse = np.unique(bar, return_inverse=True)
-        t, n_bars = newey_west_t(np.bincount(inverse, weights=product), lags), len(bar_ids)
+        present = np.bincount(bar) > 0  # bars with rows, in time order
+        t, n_bars = newey_west_t(np.bincount(bar, weights=product)[present], lags), int(present.sum())
     return IcStats(
         rows=n, rank_ic=rank, pearson_ic=pearson(x, y),
         symbol_ic_mean=float(per_series.mean()) if len(per_series) else float("nan"),
@@ -106,11 +157,11 @@ def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np
         symbols=len(per_series), t_nw=t, bars=n_bars)
 
 
-def grouped_rank_ic(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Spearman's rank correlation within each group (index = group code; NaN below 3 rows)."""
-    frame = pd.DataFrame({"g": groups, "x": x, "y": y})
-    by = frame.groupby("g", sort=False)
-    rx, ry = by["x"].rank().to_numpy(), by["y"].rank().to_numpy()
+def grouped_pearson(rx: np.ndarray, ry: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Pearson's correlation within each group (index = group code; NaN below 3 rows or a constant side).
+
+    Given within-group ranks, this is each group's Spearman correlation.
+    """
     size = int(groups.max()) + 1 if len(groups) else 0
 
     def total(w: np.ndarray) -> np.ndarray:
