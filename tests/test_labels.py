@@ -128,3 +128,23 @@ def test_labels_command_errors(rows, tmp_path, capsys, argv, message):
     rows.to_parquet(source)
     assert main(["labels", str(source), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_parquet_folder_of_parts_and_a_hive_dataset(rows, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts, hive = tmp_path / "parts", tmp_path / "hive"
+    parts.mkdir()
+    half = len(rows) // 2
+    rows.iloc[:half].to_parquet(parts / "part-1.parquet")
+    rows.iloc[half:].to_parquet(parts / "part-2.parquet")
+    pq.write_to_dataset(pa.Table.from_pandas(rows), hive, partition_cols=["freq", "symbol"])
+    want = streamliq.labels(rows, horizons=[4]).set_index(["exchange", "symbol", "bar_start"])["fwd_ret_4"]
+    for folder in (parts, hive):
+        out = tmp_path / f"{folder.name}.parquet"
+        assert main(["labels", str(folder), "--horizons", "4", "--freq", "60min", "--out", str(out)]) == 0
+        got = pd.read_parquet(out).set_index(["exchange", "symbol", "bar_start"])["fwd_ret_4"]
+        assert len(got) == len(rows)
+        np.testing.assert_array_equal(got.sort_index().to_numpy(), want.sort_index().to_numpy())
+    capsys.readouterr()

@@ -116,7 +116,7 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
     events = _event_studies(context, rules, longest)
     say(f"correlation matrix of {len(factors)} factors")
     defined = [f for f in factors if np.isfinite(values[f]).any()]
-    matrix = rank_correlation_matrix(pd.DataFrame({f: values[f] for f in defined}))
+    matrix = rank_correlation_matrix({f: values[f] for f in defined})
     series = frame[["exchange", "symbol"]].drop_duplicates()
     return _clean({
         "freq": str(freqs[0]), "horizons": horizons, "entry_delay": int(entry_delay), "rows": len(frame),

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 MIN_ROWS = 3  # fewer rows give no correlation
 # A variance from sums of squares is "zero" below this share of the sum of squares: a constant
@@ -177,11 +176,13 @@ def grouped_pearson(rx: np.ndarray, ry: np.ndarray, groups: np.ndarray) -> np.nd
     return ic
 
 
-def rank_correlation_matrix(frame: pd.DataFrame) -> np.ndarray:
+def rank_correlation_matrix(columns: dict[str, np.ndarray]) -> np.ndarray:
     """Pairwise-complete Pearson correlation of the columns' ranks (each ranked over its defined rows)."""
-    ranked = frame.rank(method="average").to_numpy(np.float64)
-    mask = np.isfinite(ranked)
-    values = np.where(mask, ranked, 0.0)
+    values = np.zeros((len(next(iter(columns.values()), [])), len(columns)))
+    mask = np.zeros(values.shape, dtype=bool)
+    for i, column in enumerate(columns.values()):
+        mask[:, i] = np.isfinite(column)
+        values[mask[:, i], i] = ranks(column[mask[:, i]])
     m = mask.astype(np.float64)
     n = m.T @ m
     sx = values.T @ m  # sx[i, j]: sum of column i over rows where j is defined too
