@@ -21,13 +21,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Add fwd_ret_H, fwd_absret_H, fwd_maxdd_H and fwd_maxup_H columns: log returns "
                                    "from the close D bars after each row to the close H bars later, in the row's "
                                    "own series; NaN across missing or gap bars and past the end.")
+    add_input_arguments(p)
+    p.add_argument("--freq", help="keep only this frequency (default: every frequency of the file)")
+    p.add_argument("--out", default="train.parquet", help="output: .parquet or .csv (default: %(default)s)")
+    p.set_defaults(run=run)
+
+
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """FACTORS, --horizons and --entry-delay: what `labels` and `report` share."""
     p.add_argument("factors", metavar="FACTORS", help="a factor file (.parquet, .csv, .jsonl) or a Parquet folder")
     p.add_argument("--horizons", default="1,4,24", help="horizons in bars (default: %(default)s)")
     p.add_argument("--entry-delay", type=int, default=0, metavar="D",
                    help="bars between the row and the entry close (default: %(default)s)")
-    p.add_argument("--freq", help="keep only this frequency (default: every frequency of the file)")
-    p.add_argument("--out", default="train.parquet", help="output: .parquet or .csv (default: %(default)s)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

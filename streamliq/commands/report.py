@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..research.frames import parse_horizons, read_factors, select_freq
 from ..research.report import MIN_ROWS, TOP_FACTORS, build_report
-from .labels import check_output
+from .labels import add_input_arguments, check_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,13 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Rank ICs with Newey-West t per factor and horizon, quintile returns, IC decay "
                                    "and stability, event studies and the factors' correlations: one self-contained "
                                    "HTML page plus a JSON file with every number (needs streamliq[research]).")
-    p.add_argument("factors", metavar="FACTORS", help="a factor file (.parquet, .csv, .jsonl) or a Parquet folder")
-    p.add_argument("--horizons", default="1,4,24", help="horizons in bars (default: %(default)s)")
+    add_input_arguments(p)
     p.add_argument("--factors", dest="patterns", metavar="PATTERN",
                    help="only these factor columns: comma-separated globs, e.g. '*_z24,whale_index'")
     p.add_argument("--freq", help="bar frequency, e.g. 1h (default: the only one in the file)")
-    p.add_argument("--entry-delay", type=int, default=0, metavar="D",
-                   help="bars between the row and the entry close (default: %(default)s)")
     p.add_argument("--min-rows", type=int, default=MIN_ROWS,
                    help="aligned rows a factor needs to be ranked (default: %(default)s)")
     p.add_argument("--top", type=int, default=TOP_FACTORS,
