@@ -36,7 +36,7 @@ import time
 
 import aiohttp
 
-from streamliq.config import INT_COLUMNS, FactorConfig
+from streamliq.engine.config import INT_COLUMNS, FactorConfig
 from streamliq.sinks.fanout import Fanout
 from streamliq.sinks.ring import RowFilter
 from streamliq.sinks.server import RowServer

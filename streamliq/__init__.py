@@ -7,8 +7,8 @@ reach a bot through `Feed`/`stream` in-process, or the server and sinks of `stre
 
 from typing import TYPE_CHECKING
 
-from .config import FactorConfig
 from .engine import BarEngine
+from .engine.config import FactorConfig
 from .errors import InputError
 
 __version__ = "0.1.0"

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import FactorConfig
 from .driver import run_steps
 from .engine import BarEngine
+from .engine.block import RowBlock
+from .engine.config import FactorConfig
+from .engine.events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
 from .errors import InputError
-from .events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
 from .sources.positioning.frame import read_metrics
@@ -40,13 +41,14 @@ DEFAULT_SYMBOL = "UNKNOWN"
 class LiquidationFactorEngine:
     """Compute FACTORS.md rows from in-memory DataFrames."""
 
-    def __init__(self, resample_freq: str | Iterable[str] = "15m", lateness: str | float = "5s",
-                 z_windows: Iterable[int] = (24, 168), pct_windows: Iterable[int] = (168,),
+    def __init__(self, resample_freq: str | Iterable[str] | None = None, lateness: str | float | None = None,
+                 z_windows: Iterable[int] | None = None, pct_windows: Iterable[int] | None = None,
                  exchange: str = DEFAULT_EXCHANGE, symbol: str = DEFAULT_SYMBOL) -> None:
+        """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168)."""
         self.resample_freq = resample_freq
         self.lateness = lateness
-        self.z_windows = tuple(z_windows)
-        self.pct_windows = tuple(pct_windows)
+        self.z_windows = None if z_windows is None else tuple(z_windows)
+        self.pct_windows = None if pct_windows is None else tuple(pct_windows)
         self.exchange = exchange
         self.symbol = symbol
         FactorConfig.build(freq=resample_freq, lateness=lateness, z_windows=self.z_windows,
@@ -55,10 +57,10 @@ class LiquidationFactorEngine:
     def process(
         self,
         liq_df: pd.DataFrame,
-        bucket_quantiles: Iterable[float] = (0.9,),
-        bucket_window_hours: Iterable[float] = (24,),
-        mining_windows: Iterable[int] = (24,),
-        mining_quantiles: Iterable[float] = (0.9,),
+        bucket_quantiles: Iterable[float] | None = None,
+        bucket_window_hours: Iterable[float] | None = None,
+        mining_windows: Iterable[int] | None = None,
+        mining_quantiles: Iterable[float] | None = None,
         ticker_df: pd.DataFrame | None = None,
         trades_df: pd.DataFrame | None = None,
         metrics_df: pd.DataFrame | None = None,
@@ -83,11 +85,9 @@ class LiquidationFactorEngine:
         if metrics_df is not None:
             batches.append(self._batch(metrics_df, "metrics"))
         engine = BarEngine(config)
-        rows: list[dict] = []
-        for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
-            rows += closed
-        rows += engine.flush()
-        return rows_to_frame(rows, engine.columns).set_index("bar_start")
+        blocks = list(run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)))
+        blocks.append(engine.flush())
+        return rows_to_frame(RowBlock.concat(blocks, engine.columns), engine.columns).set_index("bar_start")
 
     def _batch(self, frame: pd.DataFrame, channel: str) -> EventBatch:
         """One arrival-ordered batch from a DataFrame, validated."""
@@ -122,10 +122,10 @@ class LiquidationFactorEngine:
         return batch.take(order)
 
 
-def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] = "15m",
+def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] | None = None,
            exchange: str | None = None, symbols: Iterable[str] | None = None,
            start: str | date | None = None, end: str | date | None = None,
-           lateness: str | float = "5s", skip_bad_rows: bool = False, iterator: bool = False,
+           lateness: str | float | None = None, skip_bad_rows: bool = False, iterator: bool = False,
            metrics_dir: str | Path | None = None, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
     """Replay Tardis files like `streamliq replay`.
 
@@ -140,7 +140,8 @@ def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] = 
                  skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
     if iterator:
         return (_with_timestamps(row) for row in run)
-    return rows_to_frame(list(run), run.config.columns())
+    columns = run.config.columns()
+    return rows_to_frame(RowBlock.concat(list(run.blocks()), columns), columns)
 
 
 def _with_timestamps(row: dict) -> dict:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+from .engine.errors import InputError
 
-class InputError(ValueError):
-    """Bad input: a missing folder, a malformed row, an invalid option.
-
-    The message is one line that names what is wrong and where (file, line, field).
-    """
+__all__ = ["InputError", "bad_row_message"]
 
 
 def bad_row_message(path: str, line: int, field: str, value: object, why: str) -> str:

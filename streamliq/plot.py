@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .engine.freq import parse_freq
 from .errors import InputError
-from .freq import parse_freq
 
 if TYPE_CHECKING:
     import pandas as pd

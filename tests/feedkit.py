@@ -7,7 +7,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
 
-from streamliq.config import INT_COLUMNS, FactorConfig
+from streamliq.engine.config import INT_COLUMNS, FactorConfig
 from streamliq.sinks.fanout import Fanout
 from streamliq.sinks.server import RowServer
 from streamliq.telemetry import Metrics

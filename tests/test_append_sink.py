@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import T0
 
-from streamliq.config import FactorConfig
+from streamliq.engine.config import FactorConfig
 from streamliq.errors import InputError
 from streamliq.sinks.append import AppendingFileSink
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import EXCHANGE, LIQ_COLUMNS, T0, make_events, write_tardis
 
 from streamliq.cli import main
-from streamliq.config import INT_COLUMNS, FactorConfig
+from streamliq.engine.config import INT_COLUMNS, FactorConfig
 
 SECOND = 1_000_000
 CONSOLE_SCRIPT = Path(sys.executable).with_name("streamliq")

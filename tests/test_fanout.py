@@ -11,7 +11,7 @@ from conftest import make_events, write_tardis
 from feedkit import ScriptedSource, drained, run, series
 
 import streamliq
-from streamliq.config import FactorConfig
+from streamliq.engine.config import FactorConfig
 from streamliq.feed import Feed
 from streamliq.sinks.callback import CallbackSink
 from streamliq.sinks.fanout import Fanout, Sink

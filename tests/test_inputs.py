@@ -13,8 +13,8 @@ import pytest
 from conftest import DAY, EXCHANGE, LIQ_COLUMNS, MINUTE, T0, TICKER_COLUMNS, assert_rows_equal
 
 from streamliq import LiquidationFactorEngine, replay
+from streamliq.engine.freq import ACCEPTED_FORMS, parse_freq
 from streamliq.errors import InputError
-from streamliq.freq import ACCEPTED_FORMS, parse_freq
 from streamliq.tardis_replay import Replay
 
 SECOND = 1_000_000

@@ -11,9 +11,9 @@ from conftest import assert_rows_equal, frame_of, reference_inputs, write_tardis
 from reference import reference_factors
 
 from streamliq import LiquidationFactorEngine, replay
-from streamliq.config import FactorConfig
 from streamliq.engine import BarEngine
-from streamliq.events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS
+from streamliq.engine.config import FactorConfig
+from streamliq.engine.events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS
 
 PARAMS = {"z_windows": (5, 30), "pct_windows": (10,), "bucket_quantiles": (0.9, 0.5),
           "bucket_hours": (1, 0.5), "mining_windows": (8,), "mining_quantiles": (0.9, 0.5)}
@@ -60,8 +60,8 @@ def one_at_a_time(events: dict, config: FactorConfig) -> pd.DataFrame:
     rows: list[dict] = []
     for record in tagged.to_dict("records"):
         engine.feed(single_event(record))
-        rows += engine.advance(record["local_timestamp"])
-    rows += engine.flush()
+        rows += engine.advance(record["local_timestamp"]).to_dicts()
+    rows += engine.flush().to_dicts()
     return frame_of(rows, engine.columns)
 
 

@@ -22,8 +22,8 @@ from conftest import DAY, EXCHANGE, LIQ_COLUMNS, T0, assert_rows_equal, make_eve
 
 from streamliq.badinput import BadInputCounter
 from streamliq.cli import main
+from streamliq.commands.partitioned import SymbolProgress
 from streamliq.partitioned import split
-from streamliq.partitioned.command import SymbolProgress
 from streamliq.partitioned.dataset import MARKER
 from streamliq.sources.discovery import discover
 from streamliq.sources.tardis import TardisFileReader

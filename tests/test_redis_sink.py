@@ -18,7 +18,7 @@ from conftest import make_events, write_tardis
 from feedkit import COLUMNS, drained, run, series
 
 from streamliq.cli import main
-from streamliq.config import INT_COLUMNS, FactorConfig
+from streamliq.engine.config import INT_COLUMNS, FactorConfig
 from streamliq.rows import format_time
 from streamliq.sinks.fanout import Fanout
 from streamliq.sinks.redis_streams import RedisSink

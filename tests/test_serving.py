@@ -16,7 +16,7 @@ from conftest import make_events, write_tardis
 from test_cli import COMMAND
 
 from streamliq.cli import build_parser, main
-from streamliq.config import FactorConfig
+from streamliq.engine.config import FactorConfig
 from streamliq.errors import InputError
 from streamliq.rows import row_to_json
 from streamliq.serving import ServingOptions, build_sinks

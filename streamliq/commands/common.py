@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ..config import FactorConfig
+from ..engine.config import FactorConfig
 from ..tardis_replay import Replay, ReplayStats
 
 
@@ -40,10 +40,7 @@ def open_replay(args: argparse.Namespace, config: FactorConfig,
                   metrics_dir=args.metrics_dir)
 
 
-FACTOR_DEFAULTS = {
-    "freq": "15m", "lateness": "5s", "z_windows": "24,168", "pct_windows": "168", "bucket_quantiles": "0.9",
-    "bucket_hours": "24", "mining_windows": "24", "mining_quantiles": "0.9",
-}
+FACTOR_DEFAULTS = FactorConfig().options()
 _FACTOR_HELP = {
     "freq": "bar frequencies, e.g. 15m,1h", "lateness": "allowed lateness, e.g. 5s, 500ms",
     "z_windows": "z-score windows in bars", "pct_windows": "percentile-rank windows",
@@ -65,11 +62,22 @@ def add_factor_arguments(p: argparse.ArgumentParser, defaults: dict[str, str] | 
                        help=f"{text} (default: {shown})")
 
 
-def factor_config(values: argparse.Namespace | dict) -> FactorConfig:
+def factor_config(args: argparse.Namespace) -> FactorConfig:
     """The FactorConfig the factor arguments describe (InputError when one is invalid)."""
-    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
-    return FactorConfig.build(
-        freq=get("freq"), lateness=get("lateness"), z_windows=get("z_windows"), pct_windows=get("pct_windows"),
-        bucket_quantiles=get("bucket_quantiles"), bucket_hours=get("bucket_hours"),
-        mining_windows=get("mining_windows"), mining_quantiles=get("mining_quantiles"),
-    )
+    return FactorConfig.from_options(vars(args))
+
+
+def summary_text(stats: ReplayStats, out: str) -> str:
+    """The summary line(s) printed after a replay."""
+    late = ", ".join(f"{count:,} ({freq})" for freq, count in stats.late_events.items()) or "0"
+    seconds = max(stats.seconds, 1e-9)
+    text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "
+            f"{stats.events:,} events in {stats.files:,} files; late events {late}; "
+            f"{seconds:.1f} s ({stats.events / seconds:,.0f} events/s) -> {out}")
+    if stats.metric_rows or stats.metric_duplicates:
+        text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
+                 f"dropped")
+    if stats.bad_rows.total:
+        kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
+        text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"
+    return text

@@ -7,14 +7,14 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import FactorConfig
+from ..engine.block import RowBlock
+from ..engine.config import FactorConfig
 from ..errors import InputError
 from ..live.recorded import RecordedReplay
-from ..partitioned import command as partitioned
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
-from ..tardis_replay import ReplayStats
-from .common import add_replay_arguments, factor_config, open_replay
+from . import partitioned
+from .common import add_replay_arguments, factor_config, open_replay, summary_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         return partitioned.run_partitioned(args, replay)
     try:
-        _write(replay, FileSink(args.out, replay.config.columns()))
+        _write(replay.blocks(), FileSink(args.out, replay.config.columns()))
     finally:
         if progress:
             progress.done()
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     replay = RecordedReplay(args.recorded, config)
     sink = FileSink(args.out, config.columns())
-    _write(replay, sink)
+    _write(replay.blocks(), sink)
     if not args.quiet:
         core = replay.core
         print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
@@ -70,33 +70,12 @@ def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     return 0
 
 
-def _write(rows: Iterable[dict], sink: FileSink) -> None:
-    """Write every row to `sink`; on any failure remove the partial output."""
+def _write(blocks: Iterable[RowBlock], sink: FileSink) -> None:
+    """Write every block to `sink`; on any failure remove the partial output."""
     try:
-        batch: list[dict] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= 10_000:
-                sink.write(batch)
-                batch = []
-        sink.write(batch)
+        for block in blocks:
+            sink.write(block)
     except BaseException:
         sink.abort()
         raise
     sink.close()
-
-
-def summary_text(stats: ReplayStats, out: str) -> str:
-    """The summary line(s) printed after a replay."""
-    late = ", ".join(f"{count:,} ({freq})" for freq, count in stats.late_events.items()) or "0"
-    seconds = max(stats.seconds, 1e-9)
-    text = (f"streamliq replay: {stats.rows:,} rows for {len(stats.symbols):,} symbols from "
-            f"{stats.events:,} events in {stats.files:,} files; late events {late}; "
-            f"{seconds:.1f} s ({stats.events / seconds:,.0f} events/s) -> {out}")
-    if stats.metric_rows or stats.metric_duplicates:
-        text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
-                 f"dropped")
-    if stats.bad_rows.total:
-        kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
-        text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"
-    return text

@@ -25,8 +25,8 @@ import math
 import re
 
 from ..badinput import BadInputCounter
+from ..engine.events import BUY, METRIC_FIELDS, SELL, UNKNOWN
 from ..errors import InputError
-from ..events import BUY, METRIC_FIELDS, SELL, UNKNOWN
 from ..sources.positioning.rest import metric_event_from_rest
 from .buffer import EventBuffer
 

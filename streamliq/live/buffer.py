@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import BATCH_TYPES, EventBatch
+from ..engine.events import BATCH_TYPES, EventBatch
 
 _VALUE_COLUMNS = {
     channel: tuple(name for name in cls._columns() if name not in ("instrument", "ts", "arrival"))

@@ -21,17 +21,16 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..commands.common import FACTOR_DEFAULTS, factor_config
-from ..config import FactorConfig
+from ..engine.config import FactorConfig
+from ..engine.freq import parse_duration_us
 from ..errors import InputError
-from ..freq import parse_duration_us
 from ..sources.positioning.spec import PERIODS_US
 from .binance import CHANNELS, METRICS, STREAM_CHANNELS, TRADES
 
 BINANCE_WS_URL = "wss://fstream.binance.com"
 BINANCE_REST_URL = "https://fapi.binance.com"
 DEFAULTS: dict[str, Any] = {
-    **FACTOR_DEFAULTS, "freq": "1m", "symbols": None, "all_symbols": False, "channels": "liquidations,ticker",
+    **FactorConfig().options(), "freq": "1m", "symbols": None, "all_symbols": False, "channels": "liquidations,ticker",
     "out": "live.jsonl", "record": None, "state": None, "ws_url": BINANCE_WS_URL, "rest_url": BINANCE_REST_URL,
     "oi_interval": "5s", "metrics_period": "5m", "rotate_after": "23h", "checkpoint_every": "60s",
     "streams_per_connection": 200, "log_level": "INFO",
@@ -110,7 +109,7 @@ def _validate(values: dict[str, Any]) -> LiveSettings:
     if not 3 <= streams <= 1024:
         raise InputError(f"invalid streams-per-connection {streams}: Binance allows 3..1024 (200 is safe)")
     return LiveSettings(
-        factors=dataclasses.replace(factor_config(values), metrics=METRICS in channels),
+        factors=dataclasses.replace(FactorConfig.from_options(values), metrics=METRICS in channels),
         symbols=symbols,
         channels=tuple(c for c in CHANNELS if c in channels),
         out=None if values["out"] in (None, "", "none") else str(values["out"]),

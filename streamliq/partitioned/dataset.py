@@ -19,8 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
+from ..engine.events import Instrument
 from ..errors import InputError
-from ..events import Instrument
 from ..sinks.files import FileSink
 
 MARKER = "_streamliq.json"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..events import Instrument
+from ..engine.events import Instrument
 from ..sources.discovery import DayPlan, TardisFile
 from .split import Piece, SplitFile
 

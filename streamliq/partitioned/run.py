@@ -11,8 +11,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..engine.events import Instrument
 from ..errors import InputError
-from ..events import Instrument
 from ..tardis_replay import Replay, ReplayStats
 from .dataset import DatasetFolder, remove_parts
 from .plan import SymbolPlan, symbol_plans

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..badinput import BadInputCounter
-from ..events import BATCH_TYPES, EventBatch, Instrument
+from ..engine.events import BATCH_TYPES, EventBatch, Instrument
 from ..sources.discovery import TardisFile
 from ..sources.tardis import TardisFileReader
 

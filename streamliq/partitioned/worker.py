@@ -10,11 +10,11 @@ from datetime import date
 from pathlib import Path
 
 from ..badinput import BadInputCounter
-from ..config import FactorConfig
 from ..driver import advance_steps, run_steps
 from ..engine import NO_WATERMARK, BarEngine
+from ..engine.config import FactorConfig
+from ..engine.events import EventBatch, Instrument
 from ..errors import InputError
-from ..events import EventBatch, Instrument
 from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
 from ..tardis_replay import READ_BUDGET_BYTES

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import merge
 
+from ..engine.freq import parse_freq
 from ..errors import InputError
-from ..freq import parse_freq
 from ..rows import row_to_json
 
 Key = tuple[str, str, str]  # (exchange, symbol, freq)

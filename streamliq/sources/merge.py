@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ..events import EventBatch
+from ..engine.events import EventBatch
 
 
 def merge_by_arrival(streams: Iterable[Iterable[EventBatch]]) -> Iterator[tuple[list[EventBatch], int]]:

@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..badinput import BadInputCounter
+from ..engine.events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
 from ..errors import InputError, bad_row_message
-from ..events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
 from .discovery import TardisFile
 
 KEY_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")

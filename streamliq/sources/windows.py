@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ..events import EventBatch
+from ..engine.events import EventBatch
 
 
 class _Cursor:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...events import METRIC_FIELDS
+from ...engine.events import METRIC_FIELDS
 from .discovery import discover_metric_streams
 
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...engine.events import METRIC_FIELDS, MetricBatch
 from ...errors import InputError
-from ...events import METRIC_FIELDS, MetricBatch
 from .spec import PERIODS_US, REST_DUMPS, Source, exchange_of
 
 REST_ENDPOINTS: dict[str, Source] = {

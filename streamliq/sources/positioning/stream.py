@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ...badinput import BadInputCounter
+from ...engine.events import METRIC_FIELDS, MetricBatch
 from ...errors import InputError
-from ...events import METRIC_FIELDS, MetricBatch
 from ...rows import format_time
 from .files import MetricFile, read_metric_file
 from .spec import PERIODS_US, exchange_of, period_name

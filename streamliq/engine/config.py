@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -48,28 +48,46 @@ class FactorConfig:
     @classmethod
     def build(
         cls,
-        freq: str | Iterable[str] = "15m",
-        lateness: str | float = "5s",
-        z_windows: Iterable[int] = (24, 168),
-        pct_windows: Iterable[int] = (168,),
-        bucket_quantiles: Iterable[float] = (0.9,),
-        bucket_hours: Iterable[float] = (24,),
-        mining_windows: Iterable[int] = (24,),
-        mining_quantiles: Iterable[float] = (0.9,),
+        freq: str | Iterable[str] | None = None,
+        lateness: str | float | None = None,
+        z_windows: Iterable[int] | None = None,
+        pct_windows: Iterable[int] | None = None,
+        bucket_quantiles: Iterable[float] | None = None,
+        bucket_hours: Iterable[float] | None = None,
+        mining_windows: Iterable[int] | None = None,
+        mining_quantiles: Iterable[float] | None = None,
         metrics: bool = False,
     ) -> FactorConfig:
-        """Parse and validate user-facing values (strings or sequences)."""
+        """Parse and validate user-facing values (strings or sequences); None takes the default."""
+        default = cls()
         return cls(
-            freqs=parse_freqs(freq if isinstance(freq, str) else tuple(freq)),
-            lateness_us=parse_duration_us(lateness),
-            z_windows=_windows("z window", z_windows),
-            pct_windows=_windows("pct window", pct_windows),
-            bucket_quantiles=_quantiles("bucket quantile", bucket_quantiles),
-            bucket_hours=_hours(bucket_hours),
-            mining_windows=_windows("mining window", mining_windows),
-            mining_quantiles=_quantiles("mining quantile", mining_quantiles),
+            freqs=default.freqs if freq is None else parse_freqs(freq if isinstance(freq, str) else tuple(freq)),
+            lateness_us=default.lateness_us if lateness is None else parse_duration_us(lateness),
+            z_windows=_or(default.z_windows, z_windows, lambda v: _windows("z window", v)),
+            pct_windows=_or(default.pct_windows, pct_windows, lambda v: _windows("pct window", v)),
+            bucket_quantiles=_or(default.bucket_quantiles, bucket_quantiles,
+                                 lambda v: _quantiles("bucket quantile", v)),
+            bucket_hours=_or(default.bucket_hours, bucket_hours, _hours),
+            mining_windows=_or(default.mining_windows, mining_windows, lambda v: _windows("mining window", v)),
+            mining_quantiles=_or(default.mining_quantiles, mining_quantiles,
+                                 lambda v: _quantiles("mining quantile", v)),
             metrics=bool(metrics),
         )
+
+    @classmethod
+    def from_options(cls, values: Mapping[str, object]) -> FactorConfig:
+        """The config of option values named as in `OPTION_NAMES` (missing or None: the default)."""
+        return cls.build(**{name: values.get(name) for name in OPTION_NAMES})
+
+    def options(self) -> dict[str, str]:
+        """This config as option text (`{"freq": "15m", "z_windows": "24,168", ...}`)."""
+        return {
+            "freq": ",".join(freq.name for freq in self.freqs),
+            "lateness": f"{self.lateness_us / 1_000_000:g}s",
+            "z_windows": _joined(self.z_windows), "pct_windows": _joined(self.pct_windows),
+            "bucket_quantiles": _joined(self.bucket_quantiles), "bucket_hours": _joined(self.bucket_hours),
+            "mining_windows": _joined(self.mining_windows), "mining_quantiles": _joined(self.mining_quantiles),
+        }
 
     @property
     def bucket_pairs(self) -> tuple[tuple[float, float, str], ...]:
@@ -105,6 +123,19 @@ class FactorConfig:
         if self.metrics:
             columns += METRIC_FIELDS
         return columns
+
+
+# The user-facing factor options (flags, config-file keys, `FactorConfig.build` arguments).
+OPTION_NAMES = ("freq", "lateness", "z_windows", "pct_windows", "bucket_quantiles", "bucket_hours",
+                "mining_windows", "mining_quantiles")
+
+
+def _or(default: tuple, values: Iterable | None, parse: Callable[[Iterable], tuple]) -> tuple:
+    return default if values is None else parse(values)
+
+
+def _joined(values: tuple[float, ...]) -> str:
+    return ",".join(f"{v:g}" for v in values)
 
 
 def _windows(what: str, values: Iterable[int]) -> tuple[int, ...]:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from ..progress import ProgressBar
 from ..tardis_replay import Replay, ReplayStats
+from .common import summary_text
 
 if TYPE_CHECKING:
-    from .run import PartitionedReplay
+    from ..partitioned.run import PartitionedReplay
 
 EXIT_PARTS_FAILED = 3  # some symbols failed after their retries; the others were written
 
@@ -43,8 +44,7 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
     """Replay `selection` on a Dask cluster into a Parquet dataset; name the symbols that failed."""
-    from ..commands.replay import summary_text
-    from .run import PartitionedReplay, dask_client
+    from ..partitioned.run import PartitionedReplay, dask_client
 
     replay = PartitionedReplay(selection, args.out, retries=args.retries)
     progress = replay.on_progress = None if args.quiet else SymbolProgress(replay)
