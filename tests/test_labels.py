@@ -10,8 +10,8 @@ import pytest
 from research_data import HOUR, T0, factor_rows, reference_labels
 
 import streamliq
+from streamliq import FactorConfig
 from streamliq.cli import main
-from streamliq.config import FactorConfig
 from streamliq.errors import InputError
 
 HORIZONS = (1, 4, 24)

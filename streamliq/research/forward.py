@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..engine.freq import parse_freq
 from ..errors import InputError
-from ..freq import parse_freq
 
 SERIES_KEY = ["exchange", "symbol", "freq"]
 KINDS = ("ret", "absret", "maxdd", "maxup")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..engine.freq import parse_freq
 from ..errors import InputError
-from ..freq import parse_freq
 
 SERIES_KEY = ["exchange", "symbol", "freq"]
 REQUIRED = (*SERIES_KEY, "bar_start")
