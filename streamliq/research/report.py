@@ -17,7 +17,6 @@ shows). Its parts:
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -28,7 +27,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .forward import SERIES_KEY, ForwardWindow
-from .stats import IcStats, Ranked, ic_stats, rank_correlation_matrix, rank_ic, ranks
+from .stats import IcStats, Sorted, ic_stats, pearson, rank_correlation_matrix, rank_ic
 
 META_COLUMNS = frozenset({*SERIES_KEY, "bar_start", "bar_end", "gap", "late_events"})
 # Price levels rank BTC against PEPE when pooled: not factors, whatever their IC.
@@ -160,50 +159,46 @@ class _Context:
         self.months = np.datetime_as_string(start.astype("datetime64[M]"))
 
 
-def _same_rows(ctx: _Context, factors: list[str], h: int) -> list[tuple[np.ndarray, list[str]]]:
-    """The factors grouped by the rows where they and the label are both finite (often shared)."""
-    groups: dict[bytes, tuple[np.ndarray, list[str]]] = {}
-    label = np.isfinite(ctx.forward[h])
-    for factor in factors:
-        keep = np.isfinite(ctx.values[factor]) & label
-        groups.setdefault(hashlib.blake2b(np.packbits(keep).tobytes()).digest(), (keep, []))[1].append(factor)
-    return list(groups.values())
-
-
 def _ic_table(ctx: _Context, factors: list[str], horizons: list[int], min_rows: int) -> list[dict]:
     rows = []
-    for h in horizons:
-        y = ctx.forward[h]
-        for keep, members in _same_rows(ctx, factors, h):
-            label_ranks = Ranked(y[keep], ctx.codes[keep])
-            for factor in members:
-                x = ctx.values[factor]
-                stats: IcStats = ic_stats(x, y, ctx.codes, ctx.bars, lags=h - 1, label_ranks=label_ranks)
-                ranked = stats.rows >= min_rows and _finite(stats.t_nw)
-                rows.append({"factor": factor, "horizon": h, "coverage": float(np.isfinite(x).mean()),
-                             **asdict(stats), "nw_lags": h - 1, "ranked": ranked})
-    order = {f: i for i, f in enumerate(factors)}
-    rows.sort(key=lambda r: (order[r["factor"]], r["horizon"]))  # file order before the ranking sort
+    labels = {h: Sorted(ctx.forward[h], ctx.codes) for h in horizons}
+    for factor in factors:
+        x = ctx.values[factor]
+        coverage = float(np.isfinite(x).mean())
+        sorted_x = Sorted(x, ctx.codes)
+        for h in horizons:
+            stats: IcStats = ic_stats(x, ctx.forward[h], ctx.codes, ctx.bars, lags=h - 1, sorted_factor=sorted_x,
+                                      sorted_label=labels[h])
+            ranked = stats.rows >= min_rows and _finite(stats.t_nw)
+            rows.append({"factor": factor, "horizon": h, "coverage": coverage, **asdict(stats), "nw_lags": h - 1,
+                         "ranked": ranked})
     # Best first: the surest (largest |t|), not the largest IC; then the few-rows ones, undefined t last.
     rows.sort(key=lambda r: (not r["ranked"], not _finite(r["t_nw"]), -abs(r["t_nw"]) if _finite(r["t_nw"]) else 0))
     return rows
 
 
 def _ic_decay(ctx: _Context, factors: list[str], longest: int) -> dict[str, list[float]]:
+    """Pooled rank IC at every horizon 1..longest: each column sorted once."""
+    sorted_x = {f: Sorted(ctx.values[f]) for f in factors}
     decay: dict[str, list[float]] = {f: [] for f in factors}
     for h in range(1, longest + 1):
-        y = ctx.forward[h]
-        for keep, members in _same_rows(ctx, factors, h):
-            label_ranks = ranks(y[keep])
-            for factor in members:
-                decay[factor].append(rank_ic(ctx.values[factor][keep], y[keep], label_ranks))
+        sorted_y = Sorted(ctx.forward[h])
+        for factor in factors:
+            keep = np.isfinite(ctx.values[factor]) & np.isfinite(ctx.forward[h])
+            if keep.sum() < 3:
+                decay[factor].append(float("nan"))
+                continue
+            decay[factor].append(pearson(sorted_x[factor].ranks(keep).pooled, sorted_y.ranks(keep).pooled))
     return decay
 
 
 def _quintiles(ctx: _Context, factor: str, horizons: list[int]) -> dict:
     x = ctx.values[factor]
-    pct = pd.Series(x).groupby(ctx.codes).rank(method="average", pct=True).to_numpy()
-    quintile = np.clip(np.ceil(pct * QUINTILES), 1, QUINTILES)  # NaN where the factor is undefined
+    defined = np.isfinite(x)
+    within = Sorted(x, ctx.codes).ranks(defined).within
+    sizes = np.bincount(ctx.codes[defined], minlength=int(ctx.codes.max()) + 1)
+    quintile = np.full(len(x), np.nan)
+    quintile[defined] = np.clip(np.ceil(QUINTILES * within / sizes[ctx.codes[defined]]), 1, QUINTILES)
     out = {}
     for h in horizons:
         y = ctx.forward[h]

@@ -24,23 +24,41 @@ RELATIVE_ZERO = 1e-10
 
 def ranks(values: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Average ranks from 1 (ties share their mean rank), over all values or within each group."""
-    return Ranked(values, groups).within if groups is not None else Ranked(values).pooled
+    ranked = Sorted(values, groups).ranks(np.ones(len(values), dtype=bool))
+    return ranked.pooled if groups is None else ranked.within
 
 
+@dataclass(frozen=True)
 class Ranked:
-    """Average ranks of finite values, pooled and (with `groups`) within each group, from one sort.
+    """Average ranks of some rows: pooled, and within each group when groups were given."""
 
-    numpy's sort, not pandas' `rank`: this is the report's inner loop, and the within-group
-    ranks reuse the pooled order (a stable sort by group keeps each group's values sorted).
+    pooled: np.ndarray
+    within: np.ndarray | None
+
+
+class Sorted:
+    """A column sorted once (and by group, then value, when `groups` is given); the ranks of any
+    subset of its finite rows follow in linear time, with no new sort.
+
+    The report ranks each factor against several labels whose missing rows differ: one sort per
+    column instead of one per (factor, label) pair. numpy's sort, not pandas' `rank`: this is the
+    report's inner loop.
     """
 
     def __init__(self, values: np.ndarray, groups: np.ndarray | None = None) -> None:
-        order = np.argsort(values)  # ties are averaged: their order does not matter
-        self.pooled = _run_ranks(order, values, None)
-        self.within: np.ndarray | None = None
-        if groups is not None:
-            by_group = order[np.argsort(groups[order], kind="stable")]
-            self.within = _run_ranks(by_group, values, groups)
+        self.values, self.groups = values, groups
+        self.order = np.argsort(values)  # NaN last; ties are averaged, so their order does not matter
+        self.by_group = self.order[np.argsort(groups[self.order], kind="stable")] if groups is not None else None
+
+    def ranks(self, keep: np.ndarray) -> Ranked:
+        """Ranks among the rows `keep` (finite values only), indexed like `values[keep]`."""
+        index = np.cumsum(keep) - 1  # row -> its position in the subset
+        values = self.values[keep]
+        pooled = _run_ranks(index[self.order[keep[self.order]]], values, None)
+        within = None
+        if self.by_group is not None:
+            within = _run_ranks(index[self.by_group[keep[self.by_group]]], values, self.groups[keep])
+        return Ranked(pooled, within)
 
 
 def _run_ranks(order: np.ndarray, values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
@@ -57,8 +75,10 @@ def _run_ranks(order: np.ndarray, values: np.ndarray, groups: np.ndarray | None)
         new_group[1:] = sorted_groups[1:] != sorted_groups[:-1]
     new_run = new_group.copy()
     new_run[1:] |= sorted_values[1:] != sorted_values[:-1]
-    group_starts = np.flatnonzero(new_group)
-    position = np.arange(n) - np.repeat(group_starts, np.diff(np.append(group_starts, n)))
+    position = np.arange(n)
+    if groups is not None:
+        group_starts = np.flatnonzero(new_group)
+        position -= np.repeat(group_starts, np.diff(np.append(group_starts, n)))
     run_starts = np.flatnonzero(new_run)
     run_sizes = np.diff(np.append(run_starts, n))
     mean_rank = position[run_starts] + (run_sizes + 1) / 2.0
@@ -80,11 +100,9 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return _dot(dx, dy) / denominator if denominator > 0 else float("nan")
 
 
-def rank_ic(x: np.ndarray, y: np.ndarray, y_ranks: np.ndarray | None = None) -> float:
-    """Spearman's rank correlation of two aligned, finite arrays (`y_ranks`: y's ranks if known)."""
-    if len(x) < MIN_ROWS:
-        return float("nan")
-    return pearson(ranks(x), ranks(y) if y_ranks is None else y_ranks)
+def rank_ic(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of two aligned, finite arrays."""
+    return pearson(ranks(x), ranks(y)) if len(x) >= MIN_ROWS else float("nan")
 
 
 def newey_west_t(series: np.ndarray, lags: int) -> float:
@@ -123,12 +141,12 @@ class IcStats:
 
 
 def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np.ndarray, lags: int,
-             label_ranks: Ranked | None = None) -> IcStats:
+             sorted_factor: Sorted | None = None, sorted_label: Sorted | None = None) -> IcStats:
     """Pooled and per-series ICs of `factor` against `label` (rows aligned; NaN rows are dropped).
 
     `series` holds each row's series code (0..S-1), `bars` its bar's index (0..B-1, in time order).
-    `label_ranks`, when given, is the label's `Ranked` (with groups) over the rows where both are
-    finite: many factors are defined on the same rows, and share it.
+    `sorted_factor`/`sorted_label`: the columns already sorted with `series` as groups, when the
+    caller reuses them for several pairs.
     """
     keep = np.isfinite(factor) & np.isfinite(label)
     x, y, codes, bar = factor[keep], label[keep], series[keep], bars[keep]
@@ -136,8 +154,8 @@ def ic_stats(factor: np.ndarray, label: np.ndarray, series: np.ndarray, bars: np
     if n < MIN_ROWS:
         nan = float("nan")
         return IcStats(n, nan, nan, nan, nan, nan, 0, nan, 0)
-    ranked_x = Ranked(x, codes)
-    ranked_y = label_ranks or Ranked(y, codes)
+    ranked_x = (sorted_factor or Sorted(factor, series)).ranks(keep)
+    ranked_y = (sorted_label or Sorted(label, series)).ranks(keep)
     rx, ry = ranked_x.pooled, ranked_y.pooled
     rank = pearson(rx, ry)
     per_series = grouped_pearson(ranked_x.within, ranked_y.within, codes)
