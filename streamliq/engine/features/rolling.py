@@ -1,13 +1,19 @@
 """Rolling features across bars (FACTORS.md section 6) for every row of a close at once.
 
-Most bar values are 0 (an empty bar), so a window is computed from its non-zero entries alone:
-each non-zero value is added to the rows whose windows hold it, one offset `d` at a time
-(`Python` loops over window offsets, numpy over values), and the zeros are accounted for by
-count. The work grows with the non-zero values times the window length, not with the rows, and
-every row's sums run in the same order (newest value first) however the closes were cut, so
-rows are identical bit for bit for any batching.
+Most bar values are 0 (an empty bar), which the computation exploits without giving up
+exactness or batching-independence:
 
-An instrument's last `depth` values and its number of rows so far are its state.
+- Counts of non-zero values in a window are integer prefix differences (exact).
+- Window sums for the z-scores come from blocks of N bars aligned on each instrument's row
+  number: a window is the tail of one block plus the head of the next, each summed in order
+  from its block's edge (`numpy.add.accumulate`), so a row's sum never depends on where a
+  close began. Values are never negative, so both parts are accurate to N ulps; with a zero in
+  the window the variance is at least mean^2 / (N - 1), so `sum(x^2) - sum(x)^2 / N` keeps
+  ~12 digits. Windows without a zero are computed exactly, two-pass, from the window itself.
+- Ranks and exceedance thresholds are trivial for a zero value or a window of zeros; only the
+  other rows gather their windows.
+
+An instrument's last `2 * max window` values and its number of rows so far are its state.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layout import Layout
-from .quantiles import padded, row_quantiles
+from .quantiles import row_quantiles
 
 
 class RollingState:
@@ -34,39 +40,69 @@ class RollingState:
             self.seen = np.append(self.seen, np.zeros(extra, np.int64))
 
 
-class _Window:
-    """Rows of the close extended by each instrument's history (the values before the close)."""
+class _Extended:
+    """The rows of a close, each instrument's preceded by its remembered values."""
 
     def __init__(self, series: np.ndarray, layout: Layout, state: RollingState) -> None:
         ids = layout.ids
-        counts = np.diff(layout.first_row)
-        self.held = np.minimum(state.seen[ids], state.depth)  # history values per segment
-        lengths = self.held + counts
-        self.ext_first = np.zeros(len(ids) + 1, np.int64)
-        np.cumsum(lengths, out=self.ext_first[1:])
-        ext = np.empty((int(self.ext_first[-1]), series.shape[1]))
-        self.row_pos = self.ext_first[layout.row_seg] + self.held[layout.row_seg] + (
-            np.arange(layout.n_rows) - layout.seg_first)
+        self.counts = np.diff(layout.first_row)
+        self.seen = state.seen[ids]
+        self.held = np.minimum(self.seen, state.depth)
+        lengths = self.held + self.counts
+        self.first = np.zeros(len(ids) + 1, np.int64)
+        np.cumsum(lengths, out=self.first[1:])
+        self.seg = np.repeat(np.arange(len(ids)), lengths)
+        offset = np.arange(int(self.first[-1])) - self.first[self.seg]
+        self.absolute = self.seen[self.seg] - self.held[self.seg] + offset  # the instrument's row number
+        ext = np.empty((int(self.first[-1]), series.shape[1]))
+        history = offset < self.held[self.seg]
+        ext[history] = state.values[ids[self.seg[history]], state.depth - self.held[self.seg[history]]
+                                    + offset[history]]
+        self.row_pos = np.flatnonzero(~history)  # ext position of every row, in row order
         ext[self.row_pos] = series
-        hist_seg = np.repeat(np.arange(len(ids)), self.held)
-        hist_offset = np.arange(len(hist_seg)) - np.repeat(np.cumsum(self.held) - self.held, self.held)
-        ext[self.ext_first[hist_seg] + hist_offset] = state.values[
-            ids[hist_seg], state.depth - self.held[hist_seg] + hist_offset]
-        self.ext = ext
-        self.ext_seg = np.repeat(np.arange(len(ids)), lengths)
-        # non-zero positions, and where their values land: row = base + d for d = 1.. (when inside)
-        self.nonzero = np.flatnonzero((ext != 0).any(axis=1))
-        seg = self.ext_seg[self.nonzero]
-        self.relative = self.nonzero - self.ext_first[seg] - self.held[seg]  # < 0 in the history
-        self.base = layout.first_row[seg] + self.relative
-        self.limit = counts[seg]
-        self.values = ext[self.nonzero]
+        self.values = ext
+        self.prior = self.absolute[self.row_pos]  # rows of the instrument before each row
+        nonzero = np.zeros((len(ext) + 1, ext.shape[1]), np.int64)
+        np.cumsum(ext != 0, axis=0, out=nonzero[1:])
+        self.nonzero_before = nonzero  # [i]: non-zero values at ext positions < i
 
-    def landing(self, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, values): the non-zero values `d` bars before each row that has them."""
-        inside = self.relative + d
-        hit = np.flatnonzero((inside >= 0) & (inside < self.limit))
-        return self.base[hit] + d, self.values[hit]
+    def nonzero_in(self, n: int) -> np.ndarray:
+        """(rows, series): non-zero values among the n values before each row (valid once prior >= n)."""
+        end = self.row_pos
+        return self.nonzero_before[end] - self.nonzero_before[np.maximum(end - n, 0)]
+
+    def windows(self, rows: np.ndarray, n: int, column: int) -> np.ndarray:
+        """(len(rows), n): the n values before each of `rows` in one series, oldest first."""
+        end = self.row_pos[rows]
+        return self.values[end[:, None] - n + np.arange(n), column]
+
+    def block_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n)."""
+        width = self.values.shape[1]
+        start = np.maximum(self.seen - n, 0) // n * n  # first block any window of the close touches
+        blocks = np.where(self.counts > 0, (self.seen + self.counts - 1) // n - start // n + 1, 0)
+        block_base = np.zeros(len(blocks) + 1, np.int64)
+        np.cumsum(blocks, out=block_base[1:])
+        used = np.flatnonzero(self.absolute >= start[self.seg])
+        seg, absolute = self.seg[used], self.absolute[used]
+        grid = np.zeros((int(block_base[-1]) * n, 2 * width))
+        cell = (block_base[seg] + absolute // n - start[seg] // n) * n + absolute % n
+        values = self.values[used]
+        grid[cell, :width] = values
+        grid[cell, width:] = values * values
+        grid = grid.reshape(-1, n, 2 * width)
+        head = np.add.accumulate(grid, axis=1).reshape(-1, 2 * width)
+        tail = np.add.accumulate(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1, 2 * width)
+        row_seg = self.seg[self.row_pos]
+        absolute = self.prior
+
+        def cell_of(a: np.ndarray, seg: np.ndarray) -> np.ndarray:  # rows with < n values before: NaN later
+            return np.clip((block_base[seg] + a // n - start[seg] // n) * n + a % n, 0, len(head) - 1)
+
+        total = tail[cell_of(np.maximum(absolute - n, 0), row_seg)]
+        straddles = np.flatnonzero(absolute % n != 0)
+        total[straddles] += head[cell_of(absolute[straddles] - 1, row_seg[straddles])]
+        return total[:, :width], total[:, width:]
 
 
 def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, state: RollingState,
@@ -76,94 +112,89 @@ def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, 
 
     Updates `state` with the rows.
     """
-    n_rows = layout.n_rows
-    window = _Window(series, layout, state)
-    prior = (state.seen[layout.ids] - layout.first_row[:-1])[layout.row_seg] + np.arange(n_rows)  # rows before
-    sums = {n: np.zeros_like(series) for n in z_windows}
-    counts = {n: np.zeros(n_rows, np.int64) for n in {*z_windows, *(w for w, _, _ in exceedance),
-                                                      *(n - 1 for n in pct_windows)}}
-    less = {n: np.zeros(series.shape, np.int64) for n in pct_windows}
-    equal = {n: np.zeros(series.shape, np.int64) for n in pct_windows}
-    for d in range(1, max([*counts, 0]) + 1):
-        rows, values = window.landing(d)
-        for n, count in counts.items():
-            if d <= n:
-                count[rows] += 1
-        for n, total in sums.items():
-            if d <= n:
-                total[rows] += values
-        for n in pct_windows:
-            if d <= n - 1:
-                current = series[rows]
-                less[n][rows] += values < current
-                equal[n][rows] += values == current
+    ext = _Extended(series, layout, state)
     out: dict[str, np.ndarray] = {}
     for n in z_windows:
-        out.update(_zscores(series, names, n, sums[n], counts[n], prior, window, layout))
+        z = _zscores(series, n, ext)
+        out.update({f"{name}_z{n}": z[:, i] for i, name in enumerate(names)})
     for n in pct_windows:
-        zeros = (n - 1 - counts[n - 1])[:, None]
-        below = less[n] + zeros * (series > 0)
-        ties = equal[n] + zeros * (series == 0) + 1
-        pct = (below + (ties + 1) / 2) / n
-        pct[prior < n - 1] = np.nan
+        pct = _ranks(series, n, ext)
         out.update({f"{name}_pct{n}": pct[:, i] for i, name in enumerate(names)})
     for w, q, suffix in exceedance:
-        exq = _exceedance(series, w, q, counts[w], prior, window)
+        exq = _exceedance(series, w, q, ext)
         out.update({f"{name}_{suffix}": exq[:, i] for i, name in enumerate(names)})
-    _remember(window, layout, state)
+    _remember(ext, layout, state)
     return out
 
 
-def _zscores(series: np.ndarray, names: tuple[str, ...], n: int, total: np.ndarray, count: np.ndarray,
-             prior: np.ndarray, window: _Window, layout: Layout) -> dict[str, np.ndarray]:
-    """(x - mean) / std of the previous n values: a second pass for the squared deviations."""
+def _zscores(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+    """(x - mean) / std (ddof=1) of the previous n values; NaN before n values or when all are equal."""
+    count = ext.nonzero_in(n)
+    total, squares = ext.block_sums(n)
     mean = total / n
-    squares = np.zeros_like(series)
-    differ = np.zeros(series.shape, np.int64)
-    newest = window.ext[window.row_pos - 1]  # the value just before each row (any one of the window)
-    for d in range(1, n + 1):
-        rows, values = window.landing(d)
-        deviation = values - mean[rows]
-        squares[rows] += deviation * deviation
-        differ[rows] += values != newest[rows]
-    zeros = (n - count)[:, None]
-    squares += zeros * mean * mean
-    constant = (differ == 0) & ((zeros == 0) | (newest == 0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = (series - mean) / np.sqrt(squares / (n - 1))
-    z[constant | (prior < n)[:, None]] = np.nan
-    return {f"{name}_z{n}": z[:, i] for i, name in enumerate(names)}
+        variance = np.maximum(squares - total * mean, 0.0) / (n - 1)
+        z = (series - mean) / np.sqrt(variance)
+    z[count == 0] = np.nan  # a window of zeros
+    for column in range(series.shape[1]):
+        full = np.flatnonzero((count[:, column] == n) & (ext.prior >= n))  # no zero: exact, two-pass
+        if len(full):
+            window = ext.windows(full, n, column)
+            centre = window.sum(axis=1) / n
+            deviation = window - centre[:, None]
+            spread = np.sqrt((deviation * deviation).sum(axis=1) / (n - 1))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                exact = (series[full, column] - centre) / spread
+            exact[window.min(axis=1) == window.max(axis=1)] = np.nan
+            z[full, column] = exact
+    z[ext.prior < n] = np.nan
+    return z
 
 
-def _exceedance(series: np.ndarray, w: int, q: float, count: np.ndarray, prior: np.ndarray,
-                window: _Window) -> np.ndarray:
+def _ranks(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+    """pandas `rolling(n).rank(pct=True)`: the average rank of x among the last n values, over n."""
+    zeros = (n - 1) - ext.nonzero_in(n - 1)
+    below = np.zeros(series.shape)
+    ties = zeros + 1.0  # for x = 0: every zero ties, nothing is below
+    for column in range(series.shape[1]):
+        positive = np.flatnonzero((series[:, column] != 0) & (ext.prior >= n - 1))
+        if len(positive):
+            window = ext.windows(positive, n - 1, column)
+            x = series[positive, column][:, None]
+            below[positive, column] = (window < x).sum(axis=1)
+            ties[positive, column] = (window == x).sum(axis=1) + 1
+    pct = (below + (ties + 1) / 2) / n
+    pct[ext.prior < n - 1] = np.nan
+    return pct
+
+
+def _exceedance(series: np.ndarray, w: int, q: float, ext: _Extended) -> np.ndarray:
     """1.0 where x > numpy.quantile(previous w values, q), else 0.0 (NaN before w values).
 
-    The sorted window starts with its zeros; the threshold is 0 unless the interpolation reaches
+    The sorted window starts with its zeros: the threshold is 0 unless the interpolation reaches
     past them, and only those rows gather their window.
     """
     virtual = (w - 1) * q
     reach = min(int(np.floor(virtual)) + 1, w - 1)  # the highest sorted index the threshold uses
-    threshold = np.zeros_like(series)
-    needed = np.flatnonzero(((w - count) <= reach) & (prior >= w))
-    if len(needed):
-        starts = window.row_pos[needed] - w
-        n = np.full(len(needed), w)
-        for i in range(series.shape[1]):
-            column = np.ascontiguousarray(window.ext[:, i])
-            threshold[needed, i] = row_quantiles(padded(column, starts, n, w), n, q)
+    count = ext.nonzero_in(w)
+    threshold = np.zeros(series.shape)
+    for column in range(series.shape[1]):
+        needed = np.flatnonzero((w - count[:, column] <= reach) & (ext.prior >= w))
+        if len(needed):
+            window = np.sort(ext.windows(needed, w, column), axis=1)
+            threshold[needed, column] = row_quantiles(window, np.full(len(needed), w), q)
     out = (series > threshold).astype(np.float64)
-    out[prior < w] = np.nan
+    out[ext.prior < w] = np.nan
     return out
 
 
-def _remember(window: _Window, layout: Layout, state: RollingState) -> None:
+def _remember(ext: _Extended, layout: Layout, state: RollingState) -> None:
     """Keep each instrument's last `depth` values and count its rows."""
     ids = layout.ids
     depth = state.depth
-    ends = window.ext_first[1:]
-    keep = np.minimum(ends - window.ext_first[:-1], depth)
+    ends = ext.first[1:]
+    keep = np.minimum(ends - ext.first[:-1], depth)
     seg = np.repeat(np.arange(len(ids)), keep)
     offset = np.arange(len(seg)) - np.repeat(np.cumsum(keep) - keep, keep)
-    state.values[ids[seg], depth - keep[seg] + offset] = window.ext[ends[seg] - keep[seg] + offset]
-    state.seen[ids] += np.diff(layout.first_row)
+    state.values[ids[seg], depth - keep[seg] + offset] = ext.values[ends[seg] - keep[seg] + offset]
+    state.seen[ids] += ext.counts
