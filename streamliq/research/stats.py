@@ -12,6 +12,7 @@ returns move together, from counting as independent evidence (Driscoll-Kraay sty
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +46,24 @@ class Sorted:
     report's inner loop.
     """
 
+    REMEMBERED = 4  # subsets whose ranks are kept: factors with the same missing rows come in runs
+
     def __init__(self, values: np.ndarray, groups: np.ndarray | None = None) -> None:
         self.values, self.groups = values, groups
         self.order = np.argsort(values)  # NaN last; ties are averaged, so their order does not matter
         self.by_group = self.order[np.argsort(groups[self.order], kind="stable")] if groups is not None else None
+        self._remembered: dict[bytes, Ranked] = {}
 
     def ranks(self, keep: np.ndarray) -> Ranked:
         """Ranks among the rows `keep` (finite values only), indexed like `values[keep]`."""
+        key = hashlib.blake2b(np.packbits(keep).tobytes(), digest_size=16).digest()
+        if key not in self._remembered:
+            if len(self._remembered) >= self.REMEMBERED:
+                self._remembered.pop(next(iter(self._remembered)))
+            self._remembered[key] = self._ranks(keep)
+        return self._remembered[key]
+
+    def _ranks(self, keep: np.ndarray) -> Ranked:
         index = np.cumsum(keep) - 1  # row -> its position in the subset
         values = self.values[keep]
         pooled = _run_ranks(index[self.order[keep[self.order]]], values, None)
