@@ -214,10 +214,15 @@ def rank_correlation_matrix(columns: dict[str, np.ndarray]) -> np.ndarray:
         mask[:, i] = np.isfinite(column)
         values[mask[:, i], i] = ranks(column[mask[:, i]])
     m = mask.astype(np.float64)
-    n = m.T @ m
-    sx = values.T @ m  # sx[i, j]: sum of column i over rows where j is defined too
-    sxx = (values * values).T @ m
-    sxy = values.T @ values
+
+    def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # a.T @ b without BLAS: its threads spin on a busy machine (seconds instead of a tenth).
+        return np.einsum("ri,rj->ij", a, b)
+
+    n = cross(m, m)
+    sx = cross(values, m)  # sx[i, j]: sum of column i over rows where j is defined too
+    sxx = cross(values * values, m)
+    sxy = cross(values, values)
     with np.errstate(divide="ignore", invalid="ignore"):
         cov = sxy - sx * sx.T / n
         var_i, var_j = sxx - sx * sx / n, (sxx - sx * sx / n).T
