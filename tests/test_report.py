@@ -194,6 +194,17 @@ def test_factor_patterns(rows, tmp_path):
     assert [s["column"] for s in report["events"]] == ["whale_index"]
 
 
+def test_a_file_without_any_forward_return_says_so(rows, tmp_path, capsys):
+    source, out = tmp_path / "f.parquet", tmp_path / "r.html"
+    rows.assign(close=math.nan).to_parquet(source)
+    assert main(["report", str(source), "--quiet", "--out", str(out)]) == 0
+    assert "warning: no row has a forward return" in capsys.readouterr().err
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["labelled_rows"] == {"1": 0, "4": 0, "24": 0} and report["top_factors"] == []
+    assert all(r["rank_ic"] is None and not r["ranked"] for r in report["table"])
+    assert out.read_text().count("Nothing to draw") == 5  # the correlation matrix needs no label
+
+
 @pytest.mark.parametrize(("change", "argv", "message"), [
     ("drop_close", [], "no 'close' column: forward returns need the close price"),
     (None, ["--freq", "15m"], "no rows for frequency 15m; its frequencies are 1h"),

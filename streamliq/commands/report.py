@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     json_path = out.with_suffix(".json")
     _write_text(json_path, json.dumps(report, indent=1, allow_nan=False))
     _write_text(out, page)
+    if not any(report["labelled_rows"].values()):
+        print("streamliq report: warning: no row has a forward return (closes missing, or every window crosses a "
+              "gap): every IC is empty", file=sys.stderr)
     ranked = sum(r["ranked"] for r in report["table"])
     print(f"streamliq report: {len(report['factors'])} factors x {len(horizons)} horizons on {report['rows']:,} "
           f"{freq} rows ({ranked} ranked), {time.monotonic() - started:.1f} s -> {out}, {json_path}",
