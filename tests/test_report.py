@@ -165,7 +165,7 @@ def test_event_studies(made, labelled):
 def test_correlation_matrix(made, rows):
     correlation = made[0]["correlation"]
     names = correlation["factors"]
-    assert "constant" in names and "signal_z24" in names
+    assert "constant" in names and "signal_z24" in names and correlation["rows_used"] == len(rows)
     matrix = np.array([[math.nan if v is None else v for v in line] for line in correlation["matrix"]])
     i, j = names.index("noise"), names.index("all_notional")  # complete columns: exactly Spearman
     assert close(matrix[i, j], rows["noise"].corr(rows["all_notional"], method="spearman"))

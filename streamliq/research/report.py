@@ -38,6 +38,9 @@ MIN_ROWS = 100  # rows with fewer aligned rows are listed after the ranked ones,
 EVENT_PCT = 0.99
 EVENT_QUANTILE = 0.9
 BAND_Z = 1.96
+# The correlation matrix is a map of redundancy, not a test: above this many rows it is computed
+# on every k-th row (a rank correlation's standard error at 200,000 rows is about 0.002).
+CORRELATION_ROWS = 200_000
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
 Progress = Callable[[str], None]
@@ -90,7 +93,7 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
     if len(freqs) != 1:
         raise InputError(f"the report takes one frequency at a time (rows at {', '.join(sorted(freqs))})")
     horizons = sorted({int(h) for h in horizons})
-    frame = frame.sort_values([*SERIES_KEY, "bar_start"], kind="stable").reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
     factors = factor_columns(frame, patterns)
     longest = max(horizons)
     say(f"labels: {len(frame):,} rows, horizons 1..{longest}")
@@ -101,21 +104,26 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
     bars = np.unique(start_us, return_inverse=True)[1]  # each row's bar as an index in time order
     values = {f: pd.to_numeric(frame[f], errors="coerce").to_numpy(np.float64) for f in factors}
     context = _Context(frame, values, forward, codes, bars)
+    coverage = {f: float(np.isfinite(values[f]).mean()) for f in factors}
+    # ICs only see rows with a label: on a file where few series have a close, ranking every row
+    # for every factor would cost most of the time for nothing.
+    labelled = context.subset(np.logical_or.reduce([np.isfinite(y) for y in forward.values()]))
 
-    say(f"ICs: {len(factors)} factors x {len(horizons)} horizons")
-    table = _ic_table(context, factors, horizons, min_rows)
+    say(f"ICs: {len(factors)} factors x {len(horizons)} horizons on {len(labelled.codes):,} rows with a label")
+    table = _ic_table(labelled, factors, horizons, min_rows, coverage)
     best = list(dict.fromkeys(r["factor"] for r in table if r["ranked"]))[:top]
     best_horizon = {f: next(r["horizon"] for r in table if r["factor"] == f) for f in best}
     say(f"top factors: quintiles, IC decay and IC per month of {len(best)}")
     quintiles = {f: _quintiles(context, f, horizons) for f in best}
-    decay = _ic_decay(context, best, longest)
-    by_month = {f: _ic_by_month(context, f, best_horizon[f]) for f in best}
+    decay = _ic_decay(labelled, best, longest)
+    by_month = {f: _ic_by_month(labelled, f, best_horizon[f]) for f in best}
     rules = event_rules(factors)
     say(f"event studies: {len(rules)} event columns")
     events = _event_studies(context, rules, longest)
     say(f"correlation matrix of {len(factors)} factors")
     defined = [f for f in factors if np.isfinite(values[f]).any()]
-    matrix = rank_correlation_matrix({f: values[f] for f in defined})
+    step = -(-len(frame) // CORRELATION_ROWS)  # every step-th row: at most CORRELATION_ROWS rows
+    matrix = rank_correlation_matrix({f: values[f][::step] for f in defined})
     series = frame[["exchange", "symbol"]].drop_duplicates()
     return _clean({
         "freq": str(freqs[0]), "horizons": horizons, "entry_delay": int(entry_delay), "rows": len(frame),
@@ -125,7 +133,7 @@ def build_report(frame: pd.DataFrame, horizons: Sequence[int], patterns: str | N
         "min_rows": int(min_rows), "factors": factors, "method": METHOD, "table": table, "top_factors": best,
         "quintiles": quintiles, "ic_decay": {"horizons": list(range(1, longest + 1)), "ic": decay},
         "ic_by_month": by_month, "events": events,
-        "correlation": {"factors": defined, "matrix": matrix.tolist()},
+        "correlation": {"factors": defined, "rows_used": len(range(0, len(frame), step)), "matrix": matrix.tolist()},
     })
 
 
@@ -145,33 +153,42 @@ METHOD = {
               "whose whole path is defined; band = mean +- 1.96 std/sqrt(n) (events taken as independent); "
               "unconditional = the same over every row with a defined path",
     "correlation": "Pearson correlation of the columns' ranks (each column ranked over its defined rows), "
-                   "pairwise complete",
+                   "pairwise complete; on every k-th row when the file has more than 200,000 (rows_used)",
 }
 
 
 class _Context:
     """What every statistic needs, computed once."""
 
-    def __init__(self, frame: pd.DataFrame, values: dict[str, np.ndarray], forward: dict[int, np.ndarray],
+    def __init__(self, frame: pd.DataFrame | None, values: dict[str, np.ndarray], forward: dict[int, np.ndarray],
                  codes: np.ndarray, bars: np.ndarray) -> None:
-        self.frame, self.values, self.forward, self.codes, self.bars = frame, values, forward, codes, bars
-        start = frame["bar_start"].dt.tz_convert(None).to_numpy()  # UTC
-        self.months = np.datetime_as_string(start.astype("datetime64[M]"))
+        self.values, self.forward, self.codes, self.bars = values, forward, codes, bars
+        self.rows = len(codes)
+        if frame is not None:
+            start = frame["bar_start"].dt.tz_convert(None).to_numpy()  # UTC
+            self.months = np.datetime_as_string(start.astype("datetime64[M]"))
+
+    def subset(self, keep: np.ndarray) -> _Context:
+        """The same arrays for the rows `keep` only."""
+        part = _Context(None, {f: v[keep] for f, v in self.values.items()},
+                        {h: y[keep] for h, y in self.forward.items()}, self.codes[keep], self.bars[keep])
+        part.months = self.months[keep]
+        return part
 
 
-def _ic_table(ctx: _Context, factors: list[str], horizons: list[int], min_rows: int) -> list[dict]:
+def _ic_table(ctx: _Context, factors: list[str], horizons: list[int], min_rows: int,
+              coverage: dict[str, float]) -> list[dict]:
     rows = []
     labels = {h: Sorted(ctx.forward[h], ctx.codes) for h in horizons}
     for factor in factors:
         x = ctx.values[factor]
-        coverage = float(np.isfinite(x).mean())
         sorted_x = Sorted(x, ctx.codes)
         for h in horizons:
             stats: IcStats = ic_stats(x, ctx.forward[h], ctx.codes, ctx.bars, lags=h - 1, sorted_factor=sorted_x,
                                       sorted_label=labels[h])
             ranked = stats.rows >= min_rows and _finite(stats.t_nw)
-            rows.append({"factor": factor, "horizon": h, "coverage": coverage, **asdict(stats), "nw_lags": h - 1,
-                         "ranked": ranked})
+            rows.append({"factor": factor, "horizon": h, "coverage": coverage[factor], **asdict(stats),
+                         "nw_lags": h - 1, "ranked": ranked})
     # Best first: the surest (largest |t|), not the largest IC; then the few-rows ones, undefined t last.
     rows.sort(key=lambda r: (not r["ranked"], not _finite(r["t_nw"]), -abs(r["t_nw"]) if _finite(r["t_nw"]) else 0))
     return rows
@@ -226,7 +243,7 @@ def _ic_by_month(ctx: _Context, factor: str, h: int) -> dict:
 
 
 def _event_studies(ctx: _Context, rules: list[tuple[str, str, float]], longest: int) -> list[dict]:
-    paths = np.column_stack([np.zeros(len(ctx.frame))] + [ctx.forward[h] for h in range(1, longest + 1)])
+    paths = np.column_stack([np.zeros(ctx.rows)] + [ctx.forward[h] for h in range(1, longest + 1)])
     whole = np.isfinite(paths).all(axis=1)
     unconditional = paths[whole].mean(axis=0) if whole.any() else np.full(longest + 1, np.nan)
     studies = []
