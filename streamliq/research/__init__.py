@@ -5,5 +5,6 @@ engine, the live daemon or `replay`.
 """
 
 from .forward import labels
+from .report import build_report
 
-__all__ = ["labels"]
+__all__ = ["build_report", "labels"]
