@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..tardis_replay import Replay, ReplayStats
 from .dataset import DatasetFolder, remove_parts
 from .plan import SymbolPlan, symbol_plans
-from .split import SplitFile, split_grouped_file
+from .split import SPLIT_BLOCK_BYTES, SplitFile, split_grouped_file
 from .worker import SymbolSummary, day_floors, finish_symbol, floors_needed, run_end, run_symbol
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ class PartitionedReplay:
         self.config = selection.config
         self.symbols = selection.symbols
         self.day_plans = selection.plans
+        self.missing = selection.missing
         self.skip_bad_rows = selection.skip_bad_rows
+        self.units = selection.units  # the spec table, --instruments included
         self.stats = selection.stats
         self.retries = retries
         self.on_progress = on_progress
@@ -85,7 +87,7 @@ class PartitionedReplay:
         """Run every task; failed symbols end up in `failures`, the others in the dataset."""
         self.folder.create()
         try:
-            self.plans = symbol_plans(self.day_plans, self._split(client))
+            self.plans = symbol_plans(self.day_plans, self._split(client), self.missing)
             runs, summaries = self._run(client)
             self._finish(client, runs, summaries)
             self.folder.commit(self._description())
@@ -104,7 +106,8 @@ class PartitionedReplay:
                     name = f"{len(futures):05d}-{item.path.name}"
                     futures.append(self._submit(client, f"split-{name}", split_grouped_file, item,
                                                 str(self.folder.split_dir / f"{name}.parquet"), self.symbols,
-                                                plan.skip_symbols.get(item.path, frozenset()), self.skip_bad_rows))
+                                                plan.skip_symbols.get(item.path, frozenset()), self.skip_bad_rows,
+                                                SPLIT_BLOCK_BYTES, self.units))
         splits = client.gather(futures)
         for split in splits:
             self.stats.bad_rows.counts.update(split.bad_rows)
@@ -116,7 +119,8 @@ class PartitionedReplay:
         runs, pending = {}, {}
         for plan in self.plans:  # each summary right after its run: tasks of equal priority run in this order
             run = runs[plan.instrument] = self._submit(client, f"run-{plan.key}", run_symbol, plan, self.config,
-                                                       str(self.folder.tmp), self.skip_bad_rows)
+                                                       str(self.folder.tmp), self.skip_bad_rows, None,
+                                                       self.units)
             pending[self._submit(client, f"summary-{plan.key}", attrgetter("summary"), run)] = plan
         summaries = []
         for future in as_completed(pending):
@@ -149,7 +153,7 @@ class PartitionedReplay:
             plan = plans[summary.instrument]
             future = self._submit(client, f"finish-{plan.key}", finish_symbol, runs.pop(plan.instrument), plan,
                                   self.config, str(self.folder.tmp), self.skip_bad_rows, end,
-                                  floors_needed(summary, floors))
+                                  floors_needed(summary, floors), self.units)
             pending[future] = (plan, summary)
         self._futures = list(pending)  # the finish tasks hold the engines now; let the rest go
         for future in as_completed(pending):

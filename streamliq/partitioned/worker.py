@@ -15,8 +15,10 @@ from ..engine import NO_WATERMARK, BarEngine
 from ..engine.config import FactorConfig
 from ..engine.events import EventBatch, Instrument
 from ..errors import InputError
+from ..sources.coverage import GapSchedule, day_start_us
 from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
+from ..sources.units import UnitConverter
 from ..tardis_replay import READ_BUDGET_BYTES
 from .dataset import PartitionWriter, remove_parts
 from .plan import Source, SymbolDay, SymbolPlan
@@ -70,7 +72,7 @@ class RunEnd:
 
 
 def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
-               floors: dict[date, int] | None = None) -> SymbolRun:
+               floors: dict[date, int] | None = None, units: UnitConverter | None = None) -> SymbolRun:
     """Replay one symbol day by day, writing the rows that close on the way (part 0).
 
     `floors` holds, per day, a watermark to reach before the day's events are fed: the largest
@@ -81,15 +83,18 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
     summary = SymbolSummary(plan.instrument)
     bad_rows = BadInputCounter()
     writer = PartitionWriter(root, plan.instrument, engine.columns, part=0)
+    gaps = GapSchedule((start, end, frozenset([plan.instrument])) for start, end in plan.gaps)
     try:
         for day in plan.days:
+            gaps.register(engine.outages, day_start_us(day.day))
             if floors is not None:
                 _advance(engine, floors[day.day], writer)
             mark = DayMark(day.day, engine.watermark)
-            for rows in run_steps(engine, merge_by_arrival(_streams(plan, day, skip_bad_rows, bad_rows)),
+            for rows in run_steps(engine, merge_by_arrival(_streams(plan, day, skip_bad_rows, bad_rows, units)),
                                   on_batch=mark.see):
                 writer.write(rows)
             summary.days.append(mark)
+        gaps.register(engine.outages)  # days after the symbol's last file, closed by finish_symbol
     except BaseException:
         writer.abort()
         raise
@@ -104,10 +109,11 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
 
 
 def finish_symbol(run: SymbolRun, plan: SymbolPlan, config: FactorConfig, root: str | Path,
-                  skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None) -> SymbolSummary:
+                  skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None,
+                  units: UnitConverter | None = None) -> SymbolSummary:
     """Close the symbol's bars through the run's end (part 1); replay it again first with floors."""
     if floors is not None:
-        run = run_symbol(plan, config, root, skip_bad_rows, floors)
+        run = run_symbol(plan, config, root, skip_bad_rows, floors, units)
     engine = copy.deepcopy(run.engine)  # a retried task must find the engine as it was
     writer = PartitionWriter(root, plan.instrument, engine.columns, part=1)
     try:
@@ -166,19 +172,19 @@ def _advance(engine: BarEngine, watermark: int, writer: PartitionWriter) -> None
         writer.write(engine.advance(step))
 
 
-def _streams(plan: SymbolPlan, day: SymbolDay, skip_bad_rows: bool,
-             bad_rows: BadInputCounter) -> list[Iterator[EventBatch]]:
+def _streams(plan: SymbolPlan, day: SymbolDay, skip_bad_rows: bool, bad_rows: BadInputCounter,
+             units: UnitConverter | None) -> list[Iterator[EventBatch]]:
     files = sum(1 for source in day.sources if not isinstance(source, Piece))
     block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // max(1, files)))
-    return [_stream(plan.instrument, source, skip_bad_rows, bad_rows, block) for source in day.sources]
+    return [_stream(plan.instrument, source, skip_bad_rows, bad_rows, block, units) for source in day.sources]
 
 
 def _stream(instrument: Instrument, source: Source, skip_bad_rows: bool, bad_rows: BadInputCounter,
-            block: int) -> Iterator[EventBatch]:
+            block: int, units: UnitConverter | None) -> Iterator[EventBatch]:
     if isinstance(source, Piece):
         yield from read_piece(source, instrument)
         return
-    for batch in TardisFileReader(source, None, frozenset(), skip_bad_rows, bad_rows, block_size=block):
+    for batch in TardisFileReader(source, None, frozenset(), skip_bad_rows, bad_rows, block_size=block, units=units):
         others = [i for i in batch.instruments if i != instrument]
         if others:
             exchange, symbol = others[0]
