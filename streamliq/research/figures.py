@@ -38,9 +38,14 @@ def _nan(values: list) -> np.ndarray:
     return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _grid_margins(fig, lines: int) -> None:
+def _grid(panels: int, panel_height: float):
+    """A figure for `panels` panels, 3 a line, with its margins set; (figure, columns, lines)."""
+    columns = min(3, panels)
+    lines = math.ceil(panels / columns)
+    fig = _figure(4 * columns, panel_height * lines, layout=None)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.3 / lines + 0.02, top=1 - 0.12 / lines, hspace=0.55,
                         wspace=0.28)
+    return fig, columns, lines
 
 
 def ic_bars(report: dict) -> bytes | None:
@@ -84,10 +89,7 @@ def quintile_returns(report: dict) -> bytes | None:
     factors = list(report["quintiles"])
     if not factors:
         return None
-    columns = min(3, len(factors))
-    lines = math.ceil(len(factors) / columns)
-    fig = _figure(4 * columns, 3 * lines, layout=None)
-    _grid_margins(fig, lines)
+    fig, columns, lines = _grid(len(factors), 3.0)
     horizons = report["horizons"]
     width = 0.8 / len(horizons)
     for i, factor in enumerate(factors):
@@ -130,10 +132,7 @@ def event_paths(report: dict) -> bytes | None:
     studies = [s for s in report["events"] if s["events"] > 0][:EVENT_PANELS]
     if not studies:
         return None
-    columns = min(3, len(studies))
-    lines = math.ceil(len(studies) / columns)
-    fig = _figure(4 * columns, 2.8 * lines, layout=None)
-    _grid_margins(fig, lines)
+    fig, columns, lines = _grid(len(studies), 2.8)
     steps = np.arange(max(report["horizons"]) + 1)
     for i, study in enumerate(studies):
         ax = fig.add_subplot(lines, columns, i + 1)
