@@ -35,7 +35,6 @@ DEFAULT_RING_SIZE = 500
 DEFAULT_CLIENT_QUEUE = 10_000  # a top-of-the-hour close of 500 symbols x 3 frequencies is 1,500 rows at once
 HEARTBEAT_SECONDS = 30.0
 MAX_CLIENT_MESSAGE = 64 * 1024
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -144,7 +143,8 @@ class RowServer(Sink):
         return _json_array(e.payload for e in self.ring.since(where, after, limit))
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.registry.render().encode(), headers={"Content-Type": PROMETHEUS_TYPE})
+        body, content_type = self.metrics.render(request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     # -- WebSocket -------------------------------------------------------------------------------
 
