@@ -80,6 +80,23 @@ def keys(rows: list[dict]) -> list[tuple]:
     return [(r["symbol"], r["freq"], r["bar_start"]) for r in rows]
 
 
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition", poll: float = 0.02) -> None:
+    """Poll `predicate()` until it is true (a loaded machine gets the whole `timeout`, a fast one
+    returns at once); fail naming `what` when it never is."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(poll)
+
+
+async def wait_for(predicate, timeout: float = 20.0, what: str = "condition", poll: float = 0.02) -> None:
+    """`wait_until` on the event loop."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(poll)
+
+
 def test_live_rows_equal_the_replay_of_the_recording(fake, tmp_path):
     settings = live_settings(fake, tmp_path, freq="1s,2s")
 
@@ -433,3 +450,58 @@ def test_a_task_that_dies_stops_the_daemon_loudly_after_a_checkpoint(fake, tmp_p
         asyncio.run(main())
     assert "event=task_failed task=open-interest" in caplog.text
     assert (tmp_path / "state").exists()
+
+
+def test_served_metrics_count_every_row_written_once(fake, tmp_path):
+    """What `streamliq run --serve --out FILE` exports at /metrics equals what it wrote to FILE."""
+    import json
+
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from streamliq.feed import Feed
+    from streamliq.sinks.append import AppendingFileSink
+    from streamliq.sinks.server import RowServer
+
+    settings = live_settings(fake, tmp_path, freq="1s,2s", oi_interval="0")
+    out = tmp_path / "out.jsonl"
+
+    async def main() -> tuple[LiveDaemon, str]:
+        daemon = LiveDaemon(settings, AppendingFileSink(out, settings.factors.columns()), handle_signals=False)
+        feed = Feed(daemon, metrics=daemon.metrics)  # as `streamliq run --serve` wires them
+        server = feed.add_sink(RowServer("127.0.0.1", 0, metrics=daemon.metrics, health=feed.health))
+        stop = asyncio.Event()
+        feeding = asyncio.create_task(feed.run(stop, serve_after_source=True))
+        await subscribed(fake)
+        await trade_for(fake, 1.5)
+        await asyncio.to_thread(fake.push_raw, None, "garbage{")
+        await asyncio.to_thread(fake.push_force_order, "BTCUSDT", "SELL", 100, 1.0, now_ms() - 3_000)  # late
+        await asyncio.to_thread(fake.drop_connections)
+        await subscribed(fake)
+        await trade_for(fake, 1.5)
+        await wait_for(lambda: daemon.core.engine.late_events().get("1s"), what="the late event")
+        source = next(t for t in asyncio.all_tasks() if t.get_name() == "row source")
+        daemon.stop()
+        await source  # the daemon wrote its last rows; the server still serves
+        async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as response:
+            text = await response.text()
+        stop.set()
+        await feeding
+        return daemon, text
+
+    daemon, text = asyncio.run(main())
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == daemon.stats.rows > 0
+    for freq in ("1s", "2s"):
+        mine = [r for r in rows if r["freq"] == freq]
+        label = (("freq", freq),)
+        assert samples[("streamliq_rows_total", label)] == len(mine)
+        assert samples[("streamliq_late_events_total", label)] == sum(r["late_events"] for r in mine) >= 1
+        assert samples[("streamliq_gap_bars_total", label)] == sum(r["gap"] for r in mine) >= 1
+    assert samples[("streamliq_bar_close_delay_seconds_count", ())] == len(rows)
+    frames = sum(r["k"] == "ws" for r in _records(tmp_path / "rec"))
+    assert samples[("streamliq_messages_total", (("kind", "websocket"),))] == frames
+    assert samples[("streamliq_bad_input_total", (("kind", "frame is not JSON"),))] == 1
+    assert samples[("streamliq_reconnects_total", (("connection", "c0"),))] == 1
