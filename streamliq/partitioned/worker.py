@@ -1,13 +1,15 @@
-"""The symbol tasks that run on Dask workers: replay one symbol, then close it at the run's end."""
+"""The tasks that run on Dask workers: replay a group of symbols, then close them at the run's end."""
 
 from __future__ import annotations
 
 import copy
-from collections import Counter
-from collections.abc import Iterable, Iterator
+import functools
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from ..badinput import BadInputCounter
 from ..driver import advance_steps, run_steps
@@ -19,8 +21,10 @@ from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
 from ..tardis_replay import READ_BUDGET_BYTES
 from .dataset import PartitionWriter, remove_parts
-from .plan import Source, SymbolDay, SymbolPlan
+from .plan import Source, TaskPlan
 from .split import Piece, read_piece
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,10 +44,10 @@ class DayMark:
 
 
 @dataclass
-class SymbolSummary:
-    """What a symbol task reports to the client (small: no rows, no engine)."""
+class TaskSummary:
+    """What a replay task reports to the client (small: no rows, no engine)."""
 
-    instrument: Instrument
+    instruments: tuple[Instrument, ...]
     events: int = 0
     rows: int = 0
     watermark: int = NO_WATERMARK
@@ -54,40 +58,80 @@ class SymbolSummary:
 
 
 @dataclass
-class SymbolRun:
-    """A replayed symbol: its engine (kept on the worker for the finish step) and its summary."""
+class TaskRun:
+    """A replayed task: its engine (kept on the worker for the finish step) and its summary."""
 
     engine: BarEngine
-    summary: SymbolSummary
+    summary: TaskSummary
 
 
 @dataclass(frozen=True)
 class RunEnd:
-    """The end of the whole run, from every symbol's summary."""
+    """The end of the whole run, from every task's summary."""
 
     watermark: int  # the largest arrival of any event
     last_bars: dict[str, int]  # per frequency, the last bar holding an event of any symbol
 
 
-def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
-               floors: dict[date, int] | None = None) -> SymbolRun:
-    """Replay one symbol day by day, writing the rows that close on the way (part 0).
+class TaskWriter:
+    """A task's rows into each instrument's partitions."""
+
+    def __init__(self, root: str | Path, instruments: tuple[Instrument, ...], columns: list[str], part: int) -> None:
+        self.writers = {instrument: PartitionWriter(root, instrument, columns, part) for instrument in instruments}
+        self.rows = 0
+
+    def write(self, rows: list[dict]) -> None:
+        by_instrument: dict[Instrument, list[dict]] = defaultdict(list)
+        for row in rows:
+            by_instrument[(row["exchange"], row["symbol"])].append(row)
+        for instrument, part in by_instrument.items():
+            self.writers[instrument].write(part)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.abort()
+
+
+def input_errors_returned(function: Callable[..., T]) -> Callable[..., T | InputError]:
+    """`function`, returning an InputError instead of raising it.
+
+    Bad input is deterministic: Dask would retry the task and log each attempt's traceback
+    ("Compute Failed") for an error that the client reports in one line anyway."""
+    @functools.wraps(function)
+    def call(*args, **kwargs) -> T | InputError:
+        try:
+            return function(*args, **kwargs)
+        except InputError as exc:
+            return exc
+    return call
+
+
+def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
+             floors: dict[date, int] | None = None) -> TaskRun:
+    """Replay the task's symbols day by day through one engine, writing the rows that close on
+    the way (part 0).
 
     `floors` holds, per day, a watermark to reach before the day's events are fed: the largest
     arrival of every symbol's earlier days (see the package docstring).
     """
-    remove_parts(root, plan.instrument)  # an earlier attempt's files
+    for instrument in task.instruments:
+        remove_parts(root, instrument)  # an earlier attempt's files
     engine = BarEngine(config)
-    summary = SymbolSummary(plan.instrument)
+    summary = TaskSummary(task.instruments)
     bad_rows = BadInputCounter()
-    writer = PartitionWriter(root, plan.instrument, engine.columns, part=0)
+    writer = TaskWriter(root, task.instruments, engine.columns, part=0)
     try:
-        for day in plan.days:
+        for day, sources in task.days():
             if floors is not None:
-                _advance(engine, floors[day.day], writer)
-            mark = DayMark(day.day, engine.watermark)
-            for rows in run_steps(engine, merge_by_arrival(_streams(plan, day, skip_bad_rows, bad_rows)),
-                                  on_batch=mark.see):
+                _advance(engine, floors[day], writer)
+            mark = DayMark(day, engine.watermark)
+            streams = _streams(sources, skip_bad_rows, bad_rows)
+            for rows in run_steps(engine, merge_by_arrival(streams), on_batch=mark.see):
                 writer.write(rows)
             summary.days.append(mark)
     except BaseException:
@@ -100,16 +144,21 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
     summary.last_bars = {book.freq.name: book.last_event_bar for book in engine.books}
     summary.late_events = engine.late_events()
     summary.bad_rows = bad_rows.counts
-    return SymbolRun(engine, summary)
+    return TaskRun(engine, summary)
 
 
-def finish_symbol(run: SymbolRun, plan: SymbolPlan, config: FactorConfig, root: str | Path,
-                  skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None) -> SymbolSummary:
-    """Close the symbol's bars through the run's end (part 1); replay it again first with floors."""
+def summary_of(run: TaskRun | InputError) -> TaskSummary | InputError:
+    """The part of a run the client fetches (the engine stays on the worker)."""
+    return run if isinstance(run, InputError) else run.summary
+
+
+def finish_task(run: TaskRun, task: TaskPlan, config: FactorConfig, root: str | Path,
+                skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None) -> TaskSummary:
+    """Close the task's bars through the run's end (part 1); replay it again first with floors."""
     if floors is not None:
-        run = run_symbol(plan, config, root, skip_bad_rows, floors)
+        run = run_task(task, config, root, skip_bad_rows, floors)
     engine = copy.deepcopy(run.engine)  # a retried task must find the engine as it was
-    writer = PartitionWriter(root, plan.instrument, engine.columns, part=1)
+    writer = TaskWriter(root, task.instruments, engine.columns, part=1)
     try:
         _advance(engine, end.watermark, writer)
         writer.write(engine.flush(through=end.last_bars))
@@ -122,7 +171,7 @@ def finish_symbol(run: SymbolRun, plan: SymbolPlan, config: FactorConfig, root: 
     return summary
 
 
-def run_end(summaries: Iterable[SymbolSummary]) -> RunEnd:
+def run_end(summaries: Iterable[TaskSummary]) -> RunEnd:
     """The largest arrival and, per frequency, the last bar with an event, over all symbols."""
     watermark = NO_WATERMARK
     last_bars: dict[str, int] = {}
@@ -134,7 +183,7 @@ def run_end(summaries: Iterable[SymbolSummary]) -> RunEnd:
     return RunEnd(watermark, last_bars)
 
 
-def day_floors(summaries: list[SymbolSummary]) -> dict[date, int]:
+def day_floors(summaries: list[TaskSummary]) -> dict[date, int]:
     """Per day, the largest arrival of any symbol's events on earlier days."""
     last: dict[date, int] = {}
     for summary in summaries:
@@ -148,8 +197,8 @@ def day_floors(summaries: list[SymbolSummary]) -> dict[date, int]:
     return floors
 
 
-def floors_needed(summary: SymbolSummary, floors: dict[date, int]) -> dict[date, int] | None:
-    """The floors for a second replay of this symbol, or None when its events saw the same clock.
+def floors_needed(summary: TaskSummary, floors: dict[date, int]) -> dict[date, int] | None:
+    """The floors for a second replay of this task, or None when its events saw the same clock.
 
     An event saw `max(arrival, watermark_before)` on its own and `max(arrival, floor)` in the
     single-process replay; the two differ only when both are below the floor.
@@ -161,16 +210,16 @@ def floors_needed(summary: SymbolSummary, floors: dict[date, int]) -> dict[date,
     return None
 
 
-def _advance(engine: BarEngine, watermark: int, writer: PartitionWriter) -> None:
+def _advance(engine: BarEngine, watermark: int, writer: TaskWriter) -> None:
     for step in advance_steps(engine.watermark, watermark):
         writer.write(engine.advance(step))
 
 
-def _streams(plan: SymbolPlan, day: SymbolDay, skip_bad_rows: bool,
+def _streams(sources: list[tuple[Instrument, Source]], skip_bad_rows: bool,
              bad_rows: BadInputCounter) -> list[Iterator[EventBatch]]:
-    files = sum(1 for source in day.sources if not isinstance(source, Piece))
+    files = sum(1 for _, source in sources if not isinstance(source, Piece))
     block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // max(1, files)))
-    return [_stream(plan.instrument, source, skip_bad_rows, bad_rows, block) for source in day.sources]
+    return [_stream(instrument, source, skip_bad_rows, bad_rows, block) for instrument, source in sources]
 
 
 def _stream(instrument: Instrument, source: Source, skip_bad_rows: bool, bad_rows: BadInputCounter,
