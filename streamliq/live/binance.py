@@ -37,6 +37,8 @@ STREAM_CHANNELS = (LIQUIDATIONS, TICKER, TRADES)
 _COIN_M = re.compile(r"USD_(PERP|\d{6})$")
 _SIDES = {"SELL": SELL, "BUY": BUY}
 NAN = math.nan
+EARLIEST_MS = 1_483_228_800_000  # 2017-01-01: an earlier exchange time is not USD-M market data
+MAX_AHEAD_US = 86_400_000_000  # an exchange time a day past its arrival is no clock skew
 
 
 def symbol_streams(symbol: str, channels: tuple[str, ...]) -> list[str]:
@@ -75,7 +77,7 @@ class BinanceNormalizer:
         self.messages += 1
         try:
             message = json.loads(text)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep to parse
             self.bad.record("frame is not JSON", _sample(text))
             return
         try:
@@ -92,7 +94,7 @@ class BinanceNormalizer:
             symbol = self._symbol(body, "symbol", "openInterest")
             if symbol is None:
                 return
-            ts = _millis(body, "time", "openInterest") * 1000
+            ts = _time(body, "time", "openInterest", arrival)
             oi = _number(body, "openInterest", "openInterest", positive=False)
         except ValueError:
             self.bad.record("openInterest body is not JSON", _sample(text))
@@ -153,12 +155,12 @@ class BinanceNormalizer:
         symbol = self._symbol(order, "s", "forceOrder.o")
         if symbol is None:
             return
-        if order.get("X", "FILLED") != "FILLED":
+        if order.get("X") != "FILLED":  # as tardis: only filled liquidation orders
             raise _Bad("forceOrder not FILLED")
-        side = _SIDES.get(order.get("S"))
+        side = _SIDES.get(order["S"]) if isinstance(order.get("S"), str) else None
         if side is None:
             raise _Bad("bad side in forceOrder.o.S")
-        self.buffer.add("liquidations", symbol, _millis(order, "T", "forceOrder.o") * 1000, arrival, side,
+        self.buffer.add("liquidations", symbol, _time(order, "T", "forceOrder.o", arrival), arrival, side,
                         _number(order, "p", "forceOrder.o"), _number(order, "z", "forceOrder.o"))
 
     def _mark_price(self, event: dict, arrival: int) -> None:
@@ -166,7 +168,7 @@ class BinanceNormalizer:
         if symbol is None:
             return
         funding = _number(event, "r", "markPriceUpdate", positive=False) if event.get("r") != "" else NAN
-        self.buffer.add("derivative_ticker", symbol, _millis(event, "E", "markPriceUpdate") * 1000, arrival,
+        self.buffer.add("derivative_ticker", symbol, _time(event, "E", "markPriceUpdate", arrival), arrival,
                         _number(event, "p", "markPriceUpdate"), _number(event, "i", "markPriceUpdate"),
                         NAN, funding, NAN)
 
@@ -176,7 +178,7 @@ class BinanceNormalizer:
             return
         maker = event.get("m")
         side = SELL if maker is True else BUY if maker is False else UNKNOWN
-        self.buffer.add("trades", symbol, _millis(event, "T", "aggTrade") * 1000, arrival, side,
+        self.buffer.add("trades", symbol, _time(event, "T", "aggTrade", arrival), arrival, side,
                         _number(event, "p", "aggTrade"), _number(event, "q", "aggTrade"))
 
     def _symbol(self, obj: dict, key: str, where: str) -> str | None:
@@ -185,13 +187,15 @@ class BinanceNormalizer:
             raise _Bad(f"missing symbol in {where}.{key}")
         symbol = symbol.upper()
         if self.symbols is not None and symbol not in self.symbols:
-            self.bad.record("symbol not subscribed", symbol)
+            self.bad.record("symbol not subscribed", _sample(symbol))
             return None
         return symbol
 
 
 def _number(obj: dict, key: str, where: str, positive: bool = True) -> float:
     value = obj.get(key)
+    if isinstance(value, bool):  # float(True) would be 1.0
+        raise _Bad(f"bad number in {where}.{key}")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -212,6 +216,15 @@ def _millis(obj: dict, key: str, where: str) -> int:
     if millis <= 0:
         raise _Bad(f"bad time in {where}.{key}")
     return millis
+
+
+def _time(obj: dict, key: str, where: str, arrival: int) -> int:
+    """An exchange time in µs; absurd ones (before 2017, or a day past the arrival) are bad input,
+    not events that would hold a bar open for years."""
+    millis = _millis(obj, key, where)
+    if millis < EARLIEST_MS or millis * 1000 > arrival + MAX_AHEAD_US:
+        raise _Bad(f"absurd time in {where}.{key}")
+    return millis * 1000
 
 
 def _sample(text: str, limit: int = 200) -> str:

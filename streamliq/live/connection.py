@@ -189,11 +189,13 @@ class StreamConnection:
 
         Frames are recorded under the socket's own name (`c0.3`), so the core can tell the two
         sockets of a rotation apart and drop what both delivered."""
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
+        record = {"t": self.clock(), "k": "ws", "c": self._socket_names[ws], "m": text}
+        if isinstance(text, bytes):  # Binance sends text frames only: the core counts these as bad input
+            text = record["m"] = text.decode("utf-8", errors="replace")
+            record["b"] = True
         self.stats.frames += 1
         self.stats.last_frame = time.time()
-        self.emit({"t": self.clock(), "k": "ws", "c": self._socket_names[ws], "m": text})
+        self.emit(record)
         if text.startswith('{"result"') or text.startswith('{"id"') or '"code"' in text[:40]:
             with contextlib.suppress(ValueError):
                 return json.loads(text)

@@ -37,7 +37,9 @@ class LiveCore:
         t = record["t"]
         self.last_time = max(self.last_time, t)
         kind = record["k"]
-        if kind == "ws":
+        if kind == "ws" and record.get("b"):
+            self.bad.record("binary frame", record["m"][:200])
+        elif kind == "ws":
             self._frame(record["c"], record["m"], t)
         elif kind == "oi":
             self.normalizer.open_interest(record["m"], t)

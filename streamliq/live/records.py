@@ -4,6 +4,7 @@ A record is a dict with the local time `t` (µs) and a kind `k`:
 
     {"t": ..., "k": "start", "symbols": [...] | null}   a daemon (re)started with these symbols
     {"t": ..., "k": "ws", "c": "c0", "m": "<frame>"}    a raw websocket text frame of connection c0
+                                                         ("b": true: a binary frame, decoded; bad input)
     {"t": ..., "k": "oi", "m": "<body>"}                 a GET /fapi/v1/openInterest response body
     {"t": ..., "k": "metrics", "e": "takerlongshortRatio", "s": "BTCUSDT", "p": "5m", "m": "<body>"}
                                                          a GET /futures/data/<e>?symbol=<s>&period=<p> body
