@@ -47,10 +47,10 @@ with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_a
 
 
 @pytest.fixture(scope="module")
-def scheduler():
+def scheduler(tmp_path_factory):
     """A 2-worker, 1-thread-each LocalCluster (in a child process) shared by this module's tests."""
     proc = subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path_factory.mktemp("cluster"))
     try:
         address = proc.stdout.readline().strip()
         assert address.startswith("tcp://127.0.0.1:"), address
@@ -291,7 +291,7 @@ def test_the_progress_line_ends_on_every_symbol_done(data, scheduler, tmp_path):
     script = ("import sys; from streamliq import progress; progress.SHOW_AFTER_SECONDS = 0; "
               "from streamliq.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.run([sys.executable, "-c", script, "replay", "--data-dir", str(data), "--scheduler", scheduler,
-                           "--tasks", "2", "--out", str(tmp_path / "factors")],
+                           "--out", str(tmp_path / "factors")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if " symbols  " in line]
