@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,30 +73,6 @@ class RunEnd:
     last_bars: dict[str, int]  # per frequency, the last bar holding an event of any symbol
 
 
-class TaskWriter:
-    """A task's rows into each instrument's partitions."""
-
-    def __init__(self, root: str | Path, instruments: tuple[Instrument, ...], columns: list[str], part: int) -> None:
-        self.writers = {instrument: PartitionWriter(root, instrument, columns, part) for instrument in instruments}
-        self.rows = 0
-
-    def write(self, rows: list[dict]) -> None:
-        by_instrument: dict[Instrument, list[dict]] = defaultdict(list)
-        for row in rows:
-            by_instrument[(row["exchange"], row["symbol"])].append(row)
-        for instrument, part in by_instrument.items():
-            self.writers[instrument].write(part)
-        self.rows += len(rows)
-
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-
-    def abort(self) -> None:
-        for writer in self.writers.values():
-            writer.abort()
-
-
 def input_errors_returned(function: Callable[..., T]) -> Callable[..., T | InputError]:
     """`function`, returning an InputError instead of raising it.
 
@@ -124,7 +100,7 @@ def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_ro
     engine = BarEngine(config)
     summary = TaskSummary(task.instruments)
     bad_rows = BadInputCounter()
-    writer = TaskWriter(root, task.instruments, engine.columns, part=0)
+    writer = PartitionWriter(root, engine.columns, part=0)
     try:
         for day, sources in task.days():
             if floors is not None:
@@ -158,7 +134,7 @@ def finish_task(run: TaskRun, task: TaskPlan, config: FactorConfig, root: str | 
     if floors is not None:
         run = run_task(task, config, root, skip_bad_rows, floors)
     engine = copy.deepcopy(run.engine)  # a retried task must find the engine as it was
-    writer = TaskWriter(root, task.instruments, engine.columns, part=1)
+    writer = PartitionWriter(root, engine.columns, part=1)
     try:
         _advance(engine, end.watermark, writer)
         writer.write(engine.flush(through=end.last_bars))
@@ -210,7 +186,7 @@ def floors_needed(summary: TaskSummary, floors: dict[date, int]) -> dict[date, i
     return None
 
 
-def _advance(engine: BarEngine, watermark: int, writer: TaskWriter) -> None:
+def _advance(engine: BarEngine, watermark: int, writer: PartitionWriter) -> None:
     for step in advance_steps(engine.watermark, watermark):
         writer.write(engine.advance(step))
 
