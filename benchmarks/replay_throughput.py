@@ -47,21 +47,36 @@ How to run
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from allmarket_data import AllMarketParams, add_generator_arguments, expected_rows, params_from
+from allmarket_data import ensure_data as ensure_all_market
+from benchkit import (
+    LIQ_HEADER,
+    Tally,
+    count_text,
+    ensure_generated,
+    fmt,
+    jitter_sort,
+    log,
+    markdown_table,
+    parquet_rows,
+    read_manifest,
+    self_rss_mib,
+    streamliq_command,
+    verdict,
+    warm_cache,
+    write_csv_gz,
+)
 
 if TYPE_CHECKING:  # imported at run time only inside the generator process
     import numpy as np
@@ -78,7 +93,6 @@ US = 1_000_000  # microseconds per second
 DAY_SECONDS = 86_400
 DAY_US = DAY_SECONDS * US
 FUNDING_PERIOD_US = 8 * 3600 * US
-JITTER_US = (5_000, 80_000)  # local_timestamp - timestamp
 START_PRICE = 60_000.0
 DAILY_VOL = 0.03  # daily log-return sd
 ANCHOR_REVERSION = 0.2  # daily pull of the price level back towards START_PRICE
@@ -94,7 +108,6 @@ OPEN_INTEREST_BTC = 80_000.0
 TRADE_ID_BASE = 4_000_000_000
 TRADE_ID_PER_DAY = 10_000_000
 
-LIQ_HEADER = ("exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount")
 TRADES_HEADER = LIQ_HEADER
 TICKER_HEADER = (
     "exchange", "symbol", "timestamp", "local_timestamp", "funding_timestamp", "funding_rate",
@@ -102,6 +115,9 @@ TICKER_HEADER = (
 )
 
 # The floor: parse every file with pyarrow and nothing else (only pyarrow is imported).
+PANDAS_SCRIPT = Path(__file__).resolve().with_name("pandas_allmarket.py")
+FREQ_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
 FLOOR_PROGRAM = """\
 import json, sys
 import pyarrow, pyarrow.csv
@@ -161,20 +177,6 @@ def _day_path(rng: np.random.Generator, start: float, end: float) -> tuple[np.nd
     return log_mid[:DAY_SECONDS], vol
 
 
-def _jitter_sort(rng: np.random.Generator, ts: np.ndarray, day_end: int) -> tuple[np.ndarray, np.ndarray]:
-    """local_timestamp for `ts` (sorted); the order by it; rows arriving after the day left out.
-
-    One connection delivers in order, so the jittered arrival is made non-decreasing (as a
-    running maximum it stays within 5-80 ms of `ts`); the stable sort then keeps `ts` order.
-    """
-    import numpy as np
-
-    local = np.maximum.accumulate(ts + rng.integers(JITTER_US[0], JITTER_US[1] + 1, len(ts)))
-    order = np.argsort(local, kind="stable")
-    order = order[local[order] < day_end]
-    return local, order
-
-
 def _lots(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
     import numpy as np
 
@@ -215,7 +217,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
 
     # derivative_ticker: one row a second on whole seconds
     ts = day_start + np.arange(DAY_SECONDS, dtype=np.int64) * US
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     basis = np.convolve(rng.standard_normal(DAY_SECONDS + 299), np.ones(300) / math.sqrt(300), mode="valid")
     mark = np.rint(mid * 100) / 100
     funding = 0.0001 + np.cumsum(rng.normal(0, 2e-9, DAY_SECONDS)) + rng.normal(0, 3e-5)
@@ -244,7 +246,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     buy = rng.random(len(ts)) < 0.5
     price = _ticks(mid[second] * np.exp(rng.normal(0, 0.3 * sigma_s, len(ts)) * vol[second]), buy)
     amount = _lots(rng, TRADE_MEDIAN_BTC, TRADE_SIGMA, len(ts))
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     n = len(order)
     trades = {
         "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
@@ -263,7 +265,7 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     offset = np.abs(rng.normal(0, LIQ_PRICE_OFFSET_SD, len(ts)))
     price = _ticks(mid[second] * np.where(buy, 1 + offset, 1 - offset), buy)
     amount = _lots(rng, LIQ_MEDIAN_BTC, LIQ_SIGMA, len(ts))
-    local, order = _jitter_sort(rng, ts, day_end)
+    local, order = jitter_sort(rng, ts, day_end)
     n = len(order)
     liquidations = {
         "exchange": _const(params.exchange, n), "symbol": _const(params.symbol, n),
@@ -273,29 +275,10 @@ def generate_day(params: GenParams, index: int, anchors: np.ndarray) -> dict[str
     return {"liquidations": liquidations, "derivative_ticker": ticker, "trades": trades}
 
 
-def write_csv_gz(path: Path, header: tuple[str, ...], columns: dict[str, Any], level: int) -> int:
-    """Write a Tardis-style gzip CSV (unquoted header and values, empty nulls); return rows.
-
-    `pyarrow.CompressedOutputStream` has no compression level and its default (6) takes ~13 s
-    per day of trades; level 1 takes ~1 s, makes files ~20 % larger and reads as fast.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    table = pa.table({name: columns[name] for name in header})
-    part = path.with_name(path.name + ".part")
-    with gzip.GzipFile(part, "wb", compresslevel=level, mtime=0) as out:
-        out.write((",".join(header) + "\n").encode())
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none",
-                                                       batch_size=1 << 16))
-    os.replace(part, path)
-    return table.num_rows
-
-
 def _cached_elsewhere(data_root: Path, params: GenParams, name: str) -> tuple[Path, dict] | None:
     """A file of the same name and parameters in another cached day-count set."""
     for manifest_path in sorted(data_root.glob("days-*/manifest.json")):
-        manifest = _read_manifest(manifest_path.parent)
+        manifest = read_manifest(manifest_path.parent)
         if manifest is None or manifest["params"] != asdict(params):
             continue
         for entry in manifest["files"]:
@@ -336,94 +319,22 @@ def generate_set(target: Path, days: int, params: GenParams, data_root: Path) ->
 # the cache (stdlib only: the measuring process must stay small)
 
 
-def _read_manifest(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _valid_set(folder: Path, days: int, params: GenParams) -> dict | None:
-    manifest = _read_manifest(folder)
-    if manifest is None or manifest.get("params") != asdict(params) or manifest.get("days") != days:
-        return None
-    for entry in manifest["files"]:
-        path = folder / entry["name"]
-        if not path.is_file() or path.stat().st_size != entry["bytes"]:
-            return None
-    return manifest
-
-
 def ensure_data(data_root: Path, days: int, params: GenParams) -> tuple[Path, dict]:
     """The cached `days`-day set, generated (in a child process) when missing or stale."""
     folder = data_root / f"days-{days}"
-    manifest = _valid_set(folder, days, params)
-    if manifest is not None:
-        return folder, manifest
-    data_root.mkdir(parents=True, exist_ok=True)
-    building = data_root / f".days-{days}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    print(f"generating {days} day(s) of synthetic data in {folder} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_generate", str(building),
-           "--days", str(days), "--seed", str(params.seed), "--data-root", str(data_root),
-           "--liquidations-per-day", str(params.liquidations_per_day),
-           "--trades-per-day", str(params.trades_per_day), "--gzip-level", str(params.gzip_level)]
-    try:
-        subprocess.run(cmd, check=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(building, folder)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    print(f"  generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-    manifest = _valid_set(folder, days, params)
-    if manifest is None:
-        raise RuntimeError(f"generated data in {folder} does not match its manifest")
+
+    def command(building: Path) -> list[str]:
+        return [sys.executable, str(Path(__file__).resolve()), "--_generate", str(building),
+                "--days", str(days), "--seed", str(params.seed), "--data-root", str(data_root),
+                "--liquidations-per-day", str(params.liquidations_per_day),
+                "--trades-per-day", str(params.trades_per_day), "--gzip-level", str(params.gzip_level)]
+
+    manifest = ensure_generated(folder, {"params": asdict(params), "days": days}, command)
     return folder, manifest
-
-
-def warm_cache(paths: list[Path]) -> None:
-    """Read the files once so every measured run starts from the page cache."""
-    for path in paths:
-        with open(path, "rb") as handle:
-            while handle.read(1 << 20):
-                pass
 
 
 # ---------------------------------------------------------------------------------------------
 # measuring
-
-
-@dataclass
-class Run:
-    """One child process: wall seconds, peak RSS, exit code and output."""
-
-    seconds: float
-    max_rss_kib: int
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def measure(cmd: list[str], timeout: float | None = None) -> Run:
-    """Run `cmd`; wall time from Popen to wait4, peak RSS from the rusage wait4 returns."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill) if timeout else None
-        if timer:
-            timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            if timer:
-                timer.cancel()
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(seconds, usage.ru_maxrss, proc.returncode,
-                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 @dataclass
@@ -463,74 +374,33 @@ class Result:
                 "pyarrow_events_per_s": self.pyarrow_eps, "ratio": self.ratio}
 
 
-def _error_text(run: Run) -> str:
-    text = (run.stderr.strip() or run.stdout.strip() or "(no output)")[-4000:]
-    return f"exit code {run.returncode}: {text}"
-
-
-def streamliq_command(explicit: str | None) -> list[str]:
-    if explicit:
-        return [explicit]
-    beside = Path(sys.executable).with_name("streamliq")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("streamliq")
-    return [found] if found else [sys.executable, "-m", "streamliq.cli"]
-
-
 def bench(days: int, folder: Path, manifest: dict, args: argparse.Namespace) -> Result:
+    """Dense mode, one day count: streamliq replay against the pyarrow read-only floor."""
     paths = [folder / entry["name"] for entry in manifest["files"]]
     result = Result(days, manifest["events"], len(paths), sum(entry["bytes"] for entry in manifest["files"]))
     out = Path(tempfile.gettempdir()) / f"streamliq-bench-out-{days}d.parquet"
     replay = [*streamliq_command(args.streamliq), "replay", "--data-dir", str(folder), "--out", str(out),
               "--quiet", "--freq", args.freq]
     floor = [sys.executable, "-c", FLOOR_PROGRAM, *map(str, paths)]
+    streamliq, pyarrow = Tally("streamliq"), Tally("pyarrow read")
     warm_cache(paths)
     for attempt in range(args.repeat):
         label = f"[{days} d, run {attempt + 1}/{args.repeat}]"
-        if result.streamliq_error is None:
-            print(f"{label} {' '.join(replay)}", file=sys.stderr, flush=True)
-            run = measure(replay, args.timeout)
-            if run.returncode != 0:
-                result.streamliq_error = _error_text(run)
-                print(f"{label} streamliq FAILED after {run.seconds:.1f} s, {result.streamliq_error}",
-                      file=sys.stderr, flush=True)
-            else:
-                result.streamliq_all_seconds.append(run.seconds)
-                result.streamliq_seconds = min(result.streamliq_all_seconds)
-                result.streamliq_rss_mib = max(result.streamliq_rss_mib or 0.0, run.max_rss_kib / 1024)
-                print(f"{label} streamliq {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
-                      file=sys.stderr, flush=True)
-        if result.pyarrow_error is None:
-            run = measure(floor, args.timeout)
-            if run.returncode != 0:
-                result.pyarrow_error = _error_text(run)
-                print(f"{label} pyarrow floor FAILED: {result.pyarrow_error}", file=sys.stderr, flush=True)
-            else:
-                result.pyarrow_all_seconds.append(run.seconds)
-                result.pyarrow_seconds = min(result.pyarrow_all_seconds)
-                result.pyarrow_rss_mib = max(result.pyarrow_rss_mib or 0.0, run.max_rss_kib / 1024)
-                result.pyarrow_rows = json.loads(run.stdout)["rows"]
-                print(f"{label} pyarrow read {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB",
-                      file=sys.stderr, flush=True)
-    if result.streamliq_error is None and out.exists():
-        result.streamliq_rows = _parquet_rows(out)
+        streamliq.run(replay, label, args.timeout)
+        pyarrow.run(floor, label, args.timeout)
+    result.streamliq_all_seconds, result.pyarrow_all_seconds = streamliq.seconds, pyarrow.seconds
+    result.streamliq_seconds, result.pyarrow_seconds = streamliq.best, pyarrow.best
+    result.streamliq_rss_mib, result.pyarrow_rss_mib = streamliq.rss_mib, pyarrow.rss_mib
+    result.streamliq_error, result.pyarrow_error = streamliq.error, pyarrow.error
+    if pyarrow.error is None:
+        result.pyarrow_rows = json.loads(pyarrow.stdout)["rows"]
+    if streamliq.error is None and out.exists():
+        result.streamliq_rows = parquet_rows(out)
     return result
-
-
-def _parquet_rows(path: Path) -> int | None:
-    """Rows of the replay output, read in a child so this process stays small."""
-    code = "import sys, pyarrow.parquet as pq; print(pq.read_metadata(sys.argv[1]).num_rows)"
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
-    return int(done.stdout) if done.returncode == 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
 # report
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "failed" if value is None else format(value, spec)
 
 
 def growth(results: list[Result], name: str) -> float | None:
@@ -553,17 +423,24 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r.days} | {r.events:,} | {_fmt(r.streamliq_seconds, '.2f')} "
-            f"| {_fmt(r.streamliq_eps, ',.0f')} "
-            f"| {_fmt(r.pyarrow_seconds, '.2f')} | {_fmt(r.pyarrow_eps, ',.0f')} | {_fmt(r.ratio, '.3f')} "
-            f"| {_fmt(r.streamliq_rss_mib, ',.0f')} | {_fmt(r.pyarrow_rss_mib, ',.0f')} |"
+            f"| {r.days} | {r.events:,} | {fmt(r.streamliq_seconds, '.2f')} "
+            f"| {fmt(r.streamliq_eps, ',.0f')} "
+            f"| {fmt(r.pyarrow_seconds, '.2f')} | {fmt(r.pyarrow_eps, ',.0f')} | {fmt(r.ratio, '.3f')} "
+            f"| {fmt(r.streamliq_rss_mib, ',.0f')} | {fmt(r.pyarrow_rss_mib, ',.0f')} |"
         )
     lines.append("")
     if len({r.days for r in results}) > 1:
         small, large = min(r.days for r in results), max(r.days for r in results)
         s, p = growth(results, "streamliq_rss_mib"), growth(results, "pyarrow_rss_mib")
         lines.append(f"Peak RSS growth from {small} to {large} day(s): streamliq "
-                     f"{_fmt(s, '+.1f')}%, pyarrow read {_fmt(p, '+.1f')}%")
+                     f"{fmt(s, '+.1f')}%, pyarrow read {fmt(p, '+.1f')}%")
+    for r in results:
+        lines.append(f"- acceptance, {r.days} d: streamliq at least 0.8x the pyarrow read throughput: "
+                     f"{fmt(r.ratio, '.3f')}x {verdict(None if r.ratio is None else r.ratio >= 0.8)}")
+    if len({r.days for r in results}) > 1:
+        s = growth(results, "streamliq_rss_mib")
+        lines.append(f"- acceptance: streamliq peak RSS of the longest run within 20% of the shortest: "
+                     f"{fmt(s, '+.1f')}% {verdict(None if s is None else s <= 20)}")
     for r in results:
         notes = []
         if r.pyarrow_rows is not None and r.pyarrow_rows != r.events:
@@ -575,6 +452,131 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         if notes:
             lines.append(f"- {r.days} d: " + "; ".join(notes))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# all-market mode: streamliq replay (all columns) against the plain pandas script (a subset)
+
+
+@dataclass
+class AllMarketResult:
+    """One (data set, frequency) of the all-market mode."""
+
+    symbols: int
+    days: int
+    freq: str
+    events: int
+    expected_rows: int
+    streamliq: Tally
+    pandas: Tally
+    streamliq_rows: int | None = None
+    pandas_rows: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """pandas time / streamliq time: above 1 means streamliq is faster."""
+        a, b = self.pandas.best, self.streamliq.best
+        return a / b if a and b else None
+
+    def rows_per_s(self, tally: Tally) -> float | None:
+        """Output rows a second (the rows streamliq wrote, else the expected count)."""
+        rows = self.streamliq_rows or self.expected_rows
+        return rows / tally.best if tally.best else None
+
+    def rows_agree(self) -> bool:
+        """streamliq, pandas and the generator's manifest agree on the row count."""
+        return self.streamliq_rows == self.pandas_rows == self.expected_rows
+
+    def as_json(self) -> dict[str, Any]:
+        return {"symbols": self.symbols, "days": self.days, "freq": self.freq, "events": self.events,
+                "expected_rows": self.expected_rows, "streamliq_rows": self.streamliq_rows,
+                "pandas_rows": self.pandas_rows, "rows_agree": self.rows_agree(), "ratio": self.ratio,
+                "streamliq_rows_per_s": self.rows_per_s(self.streamliq),
+                "pandas_rows_per_s": self.rows_per_s(self.pandas),
+                "streamliq": self.streamliq.as_json(), "pandas": self.pandas.as_json()}
+
+
+def bench_all_market(folder: Path, manifest: dict, freq: str, args: argparse.Namespace) -> AllMarketResult:
+    """Time `streamliq replay` and the pandas script, each in its own child, on one data set and freq."""
+    params = manifest["params"]
+    paths = [folder / entry["name"] for entry in manifest["files"]]
+    stem = Path(tempfile.gettempdir()) / f"streamliq-bench-allmarket-{params['symbols']}x{params['days']}d-{freq}"
+    out_streamliq, out_pandas = stem.with_suffix(".streamliq.parquet"), stem.with_suffix(".pandas.parquet")
+    replay = [*streamliq_command(args.streamliq), "replay", "--data-dir", str(folder), "--out", str(out_streamliq),
+              "--quiet", "--freq", freq]
+    script = [sys.executable, str(PANDAS_SCRIPT), "--freq", freq, "--out", str(out_pandas), *map(str, paths)]
+    result = AllMarketResult(params["symbols"], params["days"], freq, manifest["events"],
+                             expected_rows(manifest, FREQ_SECONDS[freq]), Tally("streamliq"), Tally("pandas"))
+    warm_cache(paths)
+    for attempt in range(args.repeat):
+        label = f"[{result.symbols}x{result.days} d {freq}, run {attempt + 1}/{args.repeat}]"
+        result.streamliq.run(replay, label, args.timeout)
+        result.pandas.run(script, label, args.timeout)
+    if result.streamliq.error is None:
+        result.streamliq_rows = parquet_rows(out_streamliq)
+    if result.pandas.error is None:
+        result.pandas_rows = json.loads(result.pandas.stdout.strip().splitlines()[-1])["rows"]
+    if not args.keep_outputs:
+        for path in (out_streamliq, out_pandas):
+            path.unlink(missing_ok=True)
+    return result
+
+
+def report_all_market(results: list[AllMarketResult], repeat: int) -> str:
+    """The all-market table and the row-count check."""
+    rows = [[f"{r.symbols}x{r.days}d", r.freq, f"{r.events:,}", _rows_text(r), fmt(r.streamliq.best, ".2f"),
+             fmt(r.pandas.best, ".2f"), fmt(r.rows_per_s(r.streamliq), ",.0f"), fmt(r.rows_per_s(r.pandas), ",.0f"),
+             fmt(r.ratio, ".2f"), fmt(r.streamliq.rss_mib, ",.0f"), fmt(r.pandas.rss_mib, ",.0f")]
+            for r in results]
+    lines = [f"all-market: streamliq replay (all columns) vs the plain pandas script (a subset), best of {repeat}",
+             "ratio = pandas s / streamliq s (above 1: streamliq faster)", "",
+             *markdown_table(["data", "freq", "events", "rows", "streamliq s", "pandas s", "streamliq rows/s",
+                              "pandas rows/s", "ratio", "streamliq peak RSS MiB", "pandas peak RSS MiB"], rows), ""]
+    for r in results:
+        lines.append(f"- {r.symbols}x{r.days} d {r.freq}: rows streamliq {count_text(r.streamliq_rows)}, "
+                     f"pandas {count_text(r.pandas_rows)}, expected {r.expected_rows:,} "
+                     f"({'agree' if r.rows_agree() else 'DIFFER'})")
+        for tally in (r.streamliq, r.pandas):
+            if tally.error:
+                lines.append(f"  {tally.name} failed: {tally.error.splitlines()[-1]}")
+        if r.freq == "5m":  # 1m is reported, not judged
+            fast = None if r.ratio is None else r.ratio >= 1.2
+            small = None if r.streamliq.rss_mib is None or r.pandas.rss_mib is None else (
+                r.streamliq.rss_mib <= r.pandas.rss_mib)
+            lines.append(f"  acceptance (5m at 400x10): streamliq at least 1.2x the pandas speed: "
+                         f"{fmt(r.ratio, '.2f')}x {verdict(fast)}; peak RSS no more than pandas: {verdict(small)}")
+    return "\n".join(lines)
+
+
+def _rows_text(r: AllMarketResult) -> str:
+    return count_text(r.streamliq_rows if r.streamliq_rows is not None else r.pandas_rows)
+
+
+def main_all_market(args: argparse.Namespace) -> int:
+    """Run the all-market mode for every --days value and --freq."""
+    freqs = [f.strip() for f in (args.freq or "5m,1m").split(",") if f.strip()]
+    unknown = [f for f in freqs if f not in FREQ_SECONDS]
+    if unknown:
+        raise SystemExit(f"--freq: all-market mode takes {', '.join(FREQ_SECONDS)}; got {', '.join(unknown)}")
+    results = []
+    for days in args.days or [10]:
+        params = params_from(args, args.symbols, days)
+        folder, manifest = ensure_all_market(args.data_root, params, args.sample)
+        log(f"data: {folder} ({manifest['events']:,} liquidations, {len(manifest['first_ts'])} symbols)")
+        results.extend(bench_all_market(folder, manifest, freq, args) for freq in freqs)
+    print(report_all_market(results, args.repeat))
+    if args.json:
+        payload = {"benchmark": "replay_throughput", "mode": "all-market", "repeat": args.repeat,
+                   "streamliq_command": streamliq_command(args.streamliq), "data_root": str(args.data_root),
+                   **_machine(), "results": [r.as_json() for r in results]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    failed = any(r.streamliq.error or r.pandas.error for r in results)
+    return 1 if failed or not all(r.rows_agree() for r in results) else 0
+
+
+def _machine() -> dict[str, Any]:
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "measuring_process_rss_mib": self_rss_mib()}
 
 
 def parse_days(text: str) -> list[int]:
@@ -590,43 +592,57 @@ def parse_days(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=parse_days, default=parse_days("1,7"),
-                        help="comma-separated day counts to replay (default: 1,7)")
+    parser.add_argument("--mode", choices=("dense", "all-market"), default="dense",
+                        help="dense: one busy symbol with trades and ticker vs the pyarrow read floor; "
+                             "all-market: many symbols' liquidations vs the pandas script (default: dense)")
+    parser.add_argument("--days", type=parse_days,
+                        help="comma-separated day counts to replay (default: 1,7 dense, 10 all-market)")
+    parser.add_argument("--symbols", type=int, default=400, help="all-market: perpetuals (default: 400)")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="all-market: keep the parquet outputs in the temp folder")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT,
                         help=f"cache of generated data sets (default: {DEFAULT_DATA_ROOT})")
-    parser.add_argument("--freq", default="15m", help="passed to streamliq replay --freq (default: 15m)")
+    parser.add_argument("--freq", help="dense: passed to streamliq replay --freq as is (default: 15m); "
+                                       "all-market: comma list, one run each (default: 5m,1m)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per measurement, best time kept (default: 1)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--timeout", type=float, help="kill a run after this many seconds (default: none)")
     parser.add_argument("--streamliq",
                         help="the streamliq executable (default: next to this Python or on PATH)")
-    parser.add_argument("--seed", type=int, default=20240301, help="generator seed (default: %(default)s)")
+    parser.add_argument("--seed", type=int, help="generator seed (default: 20240301 dense, "
+                                                 f"{AllMarketParams.seed} all-market)")
     parser.add_argument("--liquidations-per-day", type=int, default=20_000, help="(default: %(default)s)")
     parser.add_argument("--trades-per-day", type=int, default=2_000_000, help="(default: %(default)s)")
     parser.add_argument("--gzip-level", type=int, default=1, choices=range(1, 10), metavar="1-9",
                         help="gzip level of the generated files (default: %(default)s)")
+    add_generator_arguments(parser, common=False)
     parser.add_argument("--_generate", type=Path, help=argparse.SUPPRESS)  # internal: generator process
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    params = GenParams(args.seed, args.liquidations_per_day, args.trades_per_day, args.gzip_level)
-    if args._generate is not None:
-        generate_set(args._generate, args.days[-1], params, args.data_root)
-        return 0
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     if not hasattr(os, "wait4"):
         raise SystemExit("this benchmark needs os.wait4 (Linux or another Unix)")
+    if args.mode == "all-market":
+        return main_all_market(args)
+    args.days = args.days or [1, 7]
+    args.freq = args.freq or "15m"
+    params = GenParams(20240301 if args.seed is None else args.seed, args.liquidations_per_day,
+                       args.trades_per_day, args.gzip_level)
+    if args._generate is not None:
+        generate_set(args._generate, args.days[-1], params, args.data_root)
+        return 0
     results = []
     for days in args.days:
         folder, manifest = ensure_data(args.data_root, days, params)
         results.append(bench(days, folder, manifest, args))
     text = report(results, args)
     print(text)
-    parent_rss = _self_rss_mib()
+    parent_rss = self_rss_mib()
     if any(r.streamliq_rss_mib is not None and r.streamliq_rss_mib <= parent_rss * 1.05 for r in results):
         print(f"warning: a child's peak RSS is close to this process's own ({parent_rss:.0f} MiB), "
               "which Linux reports as a floor for it", file=sys.stderr)
@@ -634,20 +650,13 @@ def main(argv: list[str] | None = None) -> int:
         payload = {
             "benchmark": "replay_throughput", "freq": args.freq, "repeat": args.repeat,
             "streamliq_command": streamliq_command(args.streamliq), "data_root": str(args.data_root),
-            "generator": asdict(params), "python": sys.version.split()[0], "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "measuring_process_rss_mib": parent_rss,
+            "generator": asdict(params), **_machine(),
             "rss_growth_pct": {"streamliq": growth(results, "streamliq_rss_mib"),
                                "pyarrow": growth(results, "pyarrow_rss_mib")},
             "results": [r.as_json() for r in results],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if any(r.streamliq_error or r.pyarrow_error for r in results) else 0
-
-
-def _self_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

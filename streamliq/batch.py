@@ -21,6 +21,7 @@ import pandas as pd
 
 from .driver import run_steps
 from .engine import BarEngine
+from .engine.block import RowBlock
 from .engine.config import FactorConfig
 from .engine.events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
 from .errors import InputError
@@ -84,11 +85,9 @@ class LiquidationFactorEngine:
         if metrics_df is not None:
             batches.append(self._batch(metrics_df, "metrics"))
         engine = BarEngine(config)
-        rows: list[dict] = []
-        for closed in run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)):
-            rows += closed
-        rows += engine.flush()
-        return rows_to_frame(rows, engine.columns).set_index("bar_start")
+        blocks = list(run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)))
+        blocks.append(engine.flush())
+        return rows_to_frame(RowBlock.concat(blocks, engine.columns), engine.columns).set_index("bar_start")
 
     def _batch(self, frame: pd.DataFrame, channel: str) -> EventBatch:
         """One arrival-ordered batch from a DataFrame, validated."""
@@ -141,7 +140,8 @@ def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] | 
                  skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
     if iterator:
         return (_with_timestamps(row) for row in run)
-    return rows_to_frame(list(run), run.config.columns())
+    columns = run.config.columns()
+    return rows_to_frame(RowBlock.concat(list(run.blocks()), columns), columns)
 
 
 def _with_timestamps(row: dict) -> dict:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from .engine import NO_WATERMARK, BarEngine
+from .engine.block import RowBlock
 from .engine.events import EventBatch
 
 ADVANCE_STEP_US = 86_400_000_000  # close at most a day of bars per call: bounded memory over gaps
 
 
 def run_steps(engine: BarEngine, steps: Iterable[tuple[list[EventBatch], int]],
-              on_batch: Callable[[EventBatch], None] | None = None) -> Iterator[list[dict]]:
-    """Feed each (batches, horizon) step, then advance to the horizon; yield closed rows."""
+              on_batch: Callable[[EventBatch], None] | None = None) -> Iterator[RowBlock]:
+    """Feed each (batches, horizon) step, then advance to the horizon; yield closed blocks."""
     for batches, horizon in steps:
         for batch in batches:
             engine.feed(batch)

@@ -1,7 +1,8 @@
-"""Factor rows at the edges: engine rows are dicts with `bar_start`/`bar_end` in integer µs.
+"""Factor rows at the edges: the engine's RowBlocks (or rows as dicts) to Arrow, pandas or JSON.
 
-These helpers turn a list of rows into an Arrow table, a pandas DataFrame or JSON text, with
-the bar times as UTC timestamps (FACTORS.md section 8).
+Bar times are integer µs inside and become UTC timestamps here (FACTORS.md section 8). A block
+becomes an Arrow record batch without copying its numeric columns; dicts are for the sinks that
+send rows one at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from .engine.block import RowBlock
 from .engine.config import INT_COLUMNS
 
 if TYPE_CHECKING:
@@ -52,9 +54,28 @@ def rows_to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def rows_to_frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+def block_to_arrow(block: RowBlock, schema: pa.Schema) -> pa.RecordBatch:
+    """A block as an Arrow record batch of `schema` (numeric columns are not copied)."""
+    arrays = []
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        values = block.columns[name]
+        if name in TIME_COLUMNS:
+            arrays.append(pa.array(values, type=pa.int64()).view(kind))
+        else:
+            arrays.append(pa.array(values, type=kind))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def to_arrow(rows: RowBlock | list[dict], schema: pa.Schema) -> pa.Table:
+    """A block or a list of row dicts as an Arrow table of `schema`."""
+    if isinstance(rows, RowBlock):
+        return pa.Table.from_batches([block_to_arrow(rows, schema)], schema=schema)
+    return rows_to_arrow(rows, schema)
+
+
+def rows_to_frame(rows: RowBlock | list[dict], columns: list[str]) -> pd.DataFrame:
     """Rows as a DataFrame with the output dtypes (datetime64[us, UTC] bar times)."""
-    return rows_to_arrow(rows, arrow_schema(columns)).to_pandas()
+    return to_arrow(rows, arrow_schema(columns)).to_pandas()
 
 
 def format_time(us: int) -> str:

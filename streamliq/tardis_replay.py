@@ -12,6 +12,7 @@ from pathlib import Path
 from .badinput import BadInputCounter
 from .driver import run_steps
 from .engine import BarEngine
+from .engine.block import RowBlock
 from .engine.config import FactorConfig
 from .engine.events import EventBatch
 from .sources.discovery import CHANNELS, discover, parse_day
@@ -77,6 +78,12 @@ class Replay:
             metrics_dir, self.symbols, exchange, None if not skip_bad_rows else self.stats.bad_rows)
 
     def __iter__(self) -> Iterator[dict]:
+        """The rows as dicts, in output order (see `blocks` for the columnar form)."""
+        for block in self.blocks():
+            yield from block.to_dicts()
+
+    def blocks(self) -> Iterator[RowBlock]:
+        """The rows as the engine closes them: RowBlocks in output order."""
         engine = BarEngine(self.config)
         stats = self.stats
         metrics = ArrivalWindows(self.metric_streams)
@@ -90,14 +97,14 @@ class Replay:
             ]
             done_before = stats.bytes_done
             streams = [*readers, *metrics.until(_day_start_us(plan.day) + DAY_US)]
-            for rows in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
-                yield from self._counted(rows)
+            for block in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
+                yield self._counted(block)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
                 if self.on_progress:
                     self.on_progress(stats)
             stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
-        yield from self._counted(engine.flush())
+        yield self._counted(engine.flush())
         stats.events = engine.events
         stats.late_events = engine.late_events()
         stats.metric_rows = sum(stream.rows for stream in self.metric_streams)
@@ -106,9 +113,9 @@ class Replay:
     def _seen(self, batch: EventBatch) -> None:
         self.stats.symbols.update(batch.instruments)
 
-    def _counted(self, rows: list[dict]) -> list[dict]:
-        self.stats.rows += len(rows)
-        return rows
+    def _counted(self, block: RowBlock) -> RowBlock:
+        self.stats.rows += len(block)
+        return block
 
 
 DAY_US = 86_400_000_000

@@ -428,8 +428,10 @@ def _symbol_frame(
                 carried[f][i] = last_known[f]
     prev_close_arr = np.concatenate([[np.nan], t_close[:-1]])
     prev_oi = np.concatenate([[np.nan], carried["open_interest"][:-1]])
+    index_price = np.where(carried["index_price"] == 0, np.nan, carried["index_price"])
+    prev_oi = np.where(prev_oi == 0, np.nan, prev_oi)  # section 4: NaN when 0 or NaN, not inf
     with np.errstate(divide="ignore", invalid="ignore"):
-        basis = (t_close - carried["index_price"]) / carried["index_price"]
+        basis = (t_close - index_price) / index_price
         ret = np.log(t_close / prev_close_arr)
         oi_change = carried["open_interest"] / prev_oi - 1.0
         liq_oi_ratio = side_cols["all_qty"] / prev_oi

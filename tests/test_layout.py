@@ -54,5 +54,5 @@ def test_nothing_below_the_command_line_imports_it(path):
 
 
 def test_the_import_scan_sees_relative_imports():
-    found = _imports(PACKAGE / "engine" / "core.py")
-    assert "streamliq.engine.config" in found and "streamliq.engine.features.metric_bars" in found
+    found = _imports(PACKAGE / "engine" / "close.py")
+    assert "streamliq.engine.config" in found and "streamliq.engine.features.sides" in found

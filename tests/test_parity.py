@@ -60,8 +60,8 @@ def one_at_a_time(events: dict, config: FactorConfig) -> pd.DataFrame:
     rows: list[dict] = []
     for record in tagged.to_dict("records"):
         engine.feed(single_event(record))
-        rows += engine.advance(record["local_timestamp"])
-    rows += engine.flush()
+        rows += engine.advance(record["local_timestamp"]).to_dicts()
+    rows += engine.flush().to_dicts()
     return frame_of(rows, engine.columns)
 
 

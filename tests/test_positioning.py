@@ -139,13 +139,13 @@ def test_one_event_at_a_time_equals_one_batch(run_dirs):
     config = FactorConfig.build(freq="15m,1h", metrics=True)
     at_once = BarEngine(config)
     at_once.feed(whole)
-    rows = at_once.flush()
+    rows = at_once.flush().to_dicts()
     single = BarEngine(config)
     single_rows: list[dict] = []
     for i in range(len(whole)):
         single.feed(whole.take(slice(i, i + 1)))
-        single_rows += single.advance(int(whole.arrival[i]))
-    single_rows += single.flush()
+        single_rows += single.advance(int(whole.arrival[i])).to_dicts()
+    single_rows += single.flush().to_dicts()
     assert pd.DataFrame(single_rows).equals(pd.DataFrame(rows))
 
 
@@ -171,7 +171,7 @@ def test_value_published_at_bar_end_belongs_to_the_next_bar():
     engine.feed(one_metric(T + 15 * MINUTE - 1, top_pos_ls_ratio=2.0))  # just before the end
     engine.feed(one_metric(T + 15 * MINUTE, top_pos_ls_ratio=3.0, taker_buy_vol=5.0))  # at the end: next bar
     engine.feed(one_metric(T + 50 * MINUTE, metric_open_interest=7.0))
-    rows = pd.DataFrame(engine.flush())
+    rows = pd.DataFrame(engine.flush().to_dicts())
     assert rows["top_pos_ls_ratio"].tolist() == [2.0, 3.0, 3.0, 3.0]
     assert rows["taker_buy_vol"].tolist() == [2.0, 5.0, 0.0, 0.0]
     assert rows["taker_sell_vol"].tolist() == [1.0, 0.0, 0.0, 0.0]
@@ -184,14 +184,14 @@ def test_an_older_value_arriving_later_does_not_replace_a_newer_one():
     engine.feed(one_metric(T + 10 * MINUTE, top_acct_ls_ratio=2.0))
     engine.feed(one_metric(T + 5 * MINUTE, arrival=T + 11 * MINUTE, top_acct_ls_ratio=1.0))  # a re-fetched row
     engine.feed(one_metric(T + 10 * MINUTE, arrival=T + 12 * MINUTE, top_acct_ls_ratio=2.5))  # same ts: later wins
-    assert [row["top_acct_ls_ratio"] for row in engine.flush()] == [2.5]
+    assert [row["top_acct_ls_ratio"] for row in engine.flush().to_dicts()] == [2.5]
 
 
 def test_taker_volume_is_nan_before_the_first_taker_row():
     engine = BarEngine(FactorConfig.build(freq="15m", metrics=True))
     engine.feed(one_metric(T + MINUTE, global_acct_ls_ratio=1.5))
     engine.feed(one_metric(T + 31 * MINUTE, taker_buy_vol=4.0, taker_sell_vol=np.nan))
-    rows = pd.DataFrame(engine.flush())
+    rows = pd.DataFrame(engine.flush().to_dicts())
     assert rows["taker_buy_vol"].fillna(-1).tolist() == [-1, -1, 4.0]
     assert rows["taker_sell_vol"].fillna(-1).tolist() == [-1, -1, 0.0]
     assert rows["global_acct_ls_ratio"].tolist() == [1.5] * 3
@@ -206,20 +206,20 @@ def test_columns_without_a_metric_channel_are_unchanged():
 
 def test_a_checkpoint_keeps_the_metric_state(run_dirs, tmp_path):
     """A daemon restarted from its state file continues the section 7 columns bit for bit."""
-    from streamliq.engine.state import load_state, save_state
+    from streamliq.live.checkpoint import load_state, save_state
 
     _, dumps = run_dirs
     whole = metric_batch(read_metrics(dumps))
     config = FactorConfig.build(freq="15m", metrics=True)
     straight = BarEngine(config)
     straight.feed(whole)
-    expected = straight.flush()
+    expected = straight.flush().to_dicts()
     half = len(whole) // 2 + 1  # mid-bar: open bars hold metric values and taker volumes
     first = BarEngine(config)
     first.feed(whole.take(slice(0, half)))
-    rows = first.advance(int(whole.arrival[half - 1]))
+    rows = first.advance(int(whole.arrival[half - 1])).to_dicts()
     save_state(tmp_path / "state", first, {})
     restored, _ = load_state(tmp_path / "state", config)
     restored.feed(whole.take(slice(half, None)))
-    rows += restored.flush()
+    rows += restored.flush().to_dicts()
     assert pd.DataFrame(rows).equals(pd.DataFrame(expected))

@@ -26,7 +26,7 @@ def rows_of(*batches, config: FactorConfig | None = None) -> list[dict]:
     engine = BarEngine(config or FactorConfig.build(freq="1m", z_windows=(2,), pct_windows=(3,), mining_windows=(2,)))
     for batch in batches:
         engine.feed(batch)
-    return engine.flush()
+    return engine.flush().to_dicts()
 
 
 def test_empty_side_and_empty_bar():
@@ -107,19 +107,3 @@ def test_late_event_counts_only_in_arrival_bar():
     assert [row["late_events"] for row in rows] == [0, 1]
     assert [row["n_events"] for row in rows] == [1, 0]
     assert rows[0]["all_notional"] == 100.0 and rows[1]["all_notional"] == 0.0
-
-
-def test_settled_fast_path_repeats_exactly_what_the_slow_path_computes(monkeypatch):
-    """Long silences take the settled shortcut; its rows equal a full computation of each bar."""
-    config = FactorConfig.build(freq="1m", z_windows=(3, 5), pct_windows=(4,), mining_windows=(2,),
-                                bucket_hours=(0.1,))
-    ts = [T0, T0 + 30 * SECOND, T0 + 40 * MINUTE, T0 + 400 * MINUTE]
-    batch = liquidations(ts, [SELL, BUY, SELL, BUY], [100.0, 101.0, 99.0, 98.0], [1.0, 2.0, 3.0, 4.0])
-    fast = rows_of(batch, config=config)
-    monkeypatch.setattr("streamliq.engine.series.InstrumentSeries._settled", lambda self, index: False)
-    slow = rows_of(batch, config=config)
-    assert len(fast) == 401
-    for a, b in zip(fast, slow, strict=True):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert a[key] == b[key] or (isinstance(a[key], float) and math.isnan(a[key]) and math.isnan(b[key])), key

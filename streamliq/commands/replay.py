@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..engine.block import RowBlock
 from ..engine.config import FactorConfig
 from ..errors import InputError
 from ..live.recorded import RecordedReplay
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         return partitioned.run_partitioned(args, replay)
     try:
-        _write(replay, FileSink(args.out, replay.config.columns()))
+        _write(replay.blocks(), FileSink(args.out, replay.config.columns()))
     finally:
         if progress:
             progress.done()
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     replay = RecordedReplay(args.recorded, config)
     sink = FileSink(args.out, config.columns())
-    _write(replay, sink)
+    _write(replay.blocks(), sink)
     if not args.quiet:
         core = replay.core
         print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
@@ -69,16 +70,11 @@ def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     return 0
 
 
-def _write(rows: Iterable[dict], sink: FileSink) -> None:
-    """Write every row to `sink`; on any failure remove the partial output."""
+def _write(blocks: Iterable[RowBlock], sink: FileSink) -> None:
+    """Write every block to `sink`; on any failure remove the partial output."""
     try:
-        batch: list[dict] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= 10_000:
-                sink.write(batch)
-                batch = []
-        sink.write(batch)
+        for block in blocks:
+            sink.write(block)
     except BaseException:
         sink.abort()
         raise

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .events import Instrument
 
 
@@ -52,3 +54,16 @@ class Outages:
     def forget_before(self, time: int) -> None:
         """Drop finished outages that ended at or before `time` (no open bar can overlap them)."""
         self.finished = [o for o in self.finished if o.end > time]
+
+    def gaps(self, instruments: list[Instrument], ids: np.ndarray, row_seg: np.ndarray, bar_start: np.ndarray,
+             bar_end: np.ndarray) -> np.ndarray:
+        """The `gap` column of a close: rows of instrument `ids[row_seg]` over [bar_start, bar_end)."""
+        out = np.zeros(len(bar_start), bool)
+        for outage in (*self.open.values(), *self.finished):
+            if outage.instruments is None:
+                covered = np.ones(len(ids), bool)
+            else:
+                covered = np.array([instruments[i] in outage.instruments for i in ids], bool)
+            end = np.iinfo(np.int64).max if outage.end is None else outage.end
+            out |= covered[row_seg] & (bar_start < end) & (bar_end > outage.start)
+        return out

@@ -11,6 +11,7 @@ from collections import deque
 
 from ..badinput import BadInputCounter
 from ..engine import BarEngine
+from ..engine.block import RowBlock
 from .binance import EXCHANGE, BinanceNormalizer
 from .buffer import EventBuffer
 
@@ -32,8 +33,8 @@ class LiveCore:
         self._recent: dict[str, str] = {}  # frame text -> connection that delivered it
         self._recent_order: deque[tuple[int, str]] = deque()
 
-    def apply(self, record: dict) -> list[dict]:
-        """Apply one record; a `tick` returns the rows of the bars it closed."""
+    def apply(self, record: dict) -> RowBlock | None:
+        """Apply one record; a `tick` returns the rows of the bars it closed (None otherwise)."""
         t = record["t"]
         self.last_time = max(self.last_time, t)
         kind = record["k"]
@@ -60,9 +61,9 @@ class LiveCore:
             self._recent_order.clear()
         if len(self.buffer) >= FEED_EVERY:
             self.feed()
-        return []
+        return None
 
-    def tick(self, t: int) -> list[dict]:
+    def tick(self, t: int) -> RowBlock:
         """The clock reached `t`: feed what is buffered, close every bar due by then."""
         self.feed()
         return self.engine.advance(t)

@@ -28,11 +28,12 @@ import aiohttp
 import numpy as np
 
 from ..engine import BarEngine
-from ..engine.state import load_state, save_state
+from ..engine.block import RowBlock
 from ..sinks.append import AppendingFileSink
 from ..sources.positioning.spec import PERIODS_US
 from ..telemetry import Metrics
 from .binance import METRICS, STREAM_CHANNELS, TICKER, all_market_streams, symbol_streams
+from .checkpoint import load_state, save_state
 from .connection import StreamConnection
 from .core import LiveCore
 from .pollers import MetricsPoller, OpenInterestPoller, usdm_perpetuals
@@ -98,11 +99,11 @@ class LiveDaemon:
     def _apply(self, record: dict) -> None:
         if self.recorder is not None:
             self.recorder.write(record)
-        rows = self.core.apply(record)
+        block = self.core.apply(record)
         if record["k"] in INPUT_KINDS:
             self.metrics.messages.labels(kind=INPUT_KINDS[record["k"]]).inc()
-        if rows:
-            self._publish(rows)
+        if block is not None and len(block):
+            self._publish(block)
         if record["k"] == "tick":
             self._export_counters()
 
@@ -112,15 +113,17 @@ class LiveDaemon:
         self.metrics.catch_up(self.metrics.reconnects, "connection",
                               {c.name: c.stats.reconnects for c in self.connections})
 
-    def _publish(self, rows: list[dict]) -> None:
+    def _publish(self, block: RowBlock) -> None:
         now_s = time.time()
         lateness_s = self.settings.factors.lateness_us / 1e6
-        self.stats.close_delays_s += [now_s - row["bar_end"] / 1e6 - lateness_s for row in rows]
+        self.stats.close_delays_s += (now_s - block["bar_end"] / 1e6 - lateness_s).tolist()
         del self.stats.close_delays_s[:-100_000]
         if self._written:
-            rows = [row for row in rows if row["bar_end"] > self._written.get(row["freq"], 0)]
+            written = np.array([self._written.get(freq, 0) for freq in block["freq"]], np.int64)
+            block = block.take(block["bar_end"] > written)
         if self.sink is not None:
-            self.sink.write(rows)
+            self.sink.write(block)
+        rows = block.to_dicts()
         if self.settings.state and rows:
             for row in rows:
                 self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
@@ -143,7 +146,8 @@ class LiveDaemon:
         settings = self.settings
         engine, notes = self._restore()
         self.core = LiveCore(engine, frozenset(settings.symbols) if settings.symbols else None)
-        self.core.normalizer.metrics_seen.update(notes.get("metrics_seen", {}))
+        self.core.normalizer.metrics_seen.update(
+            {(endpoint, symbol): ts for endpoint, symbol, ts in notes.get("metrics_seen", [])})
         self._apply({"t": self.now(), "k": "start", "symbols": list(settings.symbols) if settings.symbols else None})
         loop = asyncio.get_running_loop()
         if self.handle_signals:
@@ -222,7 +226,8 @@ class LiveDaemon:
             self.recorder.flush()
         if self.settings.state:
             save_state(self.settings.state, self.core.engine, {
-                "last_time": self.core.last_time, "metrics_seen": self.core.normalizer.metrics_seen})
+                "last_time": self.core.last_time,
+                "metrics_seen": [[*key, ts] for key, ts in self.core.normalizer.metrics_seen.items()]})
 
     # -- tasks ------------------------------------------------------------------------------
     def _plan_connections(self) -> list[StreamConnection]:

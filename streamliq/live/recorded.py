@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..engine import BarEngine
+from ..engine.block import RowBlock
 from ..engine.config import FactorConfig
 from .core import LiveCore
 from .records import read_records
@@ -21,6 +22,13 @@ class RecordedReplay:
         self.records = 0
 
     def __iter__(self) -> Iterator[dict]:
+        for block in self.blocks():
+            yield from block.to_dicts()
+
+    def blocks(self) -> Iterator[RowBlock]:
+        """The rows of every tick of the recording, as the engine closed them."""
         for record in read_records(self.directory):
             self.records += 1
-            yield from self.core.apply(record)
+            block = self.core.apply(record)
+            if block is not None and len(block):
+                yield block

@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
+from ..engine.block import RowBlock
 from ..engine.events import Instrument
 from ..errors import InputError
 from ..sinks.files import FileSink
@@ -43,12 +45,18 @@ class PartitionWriter:
         self.sinks: dict[tuple[str, str, str], FileSink] = {}
         self.rows = 0
 
-    def write(self, rows: list[dict]) -> None:
-        """Add rows (each holds its `exchange`, `symbol` and `freq`)."""
-        by_partition: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-        for row in rows:
-            by_partition[(row["exchange"], row["symbol"], row["freq"])].append(row)
-        for key, part in by_partition.items():
+    def write(self, block: RowBlock) -> None:
+        """Add a block of closed rows, each row to the file of its exchange, symbol and frequency."""
+        if not len(block):
+            return
+        keys: dict[tuple[str, str, str], int] = {}
+        code = np.fromiter((keys.setdefault(key, len(keys)) for key in
+                            zip(block["exchange"], block["symbol"], block["freq"], strict=True)),
+                           np.int64, count=len(block))
+        order = np.argsort(code, kind="stable")  # each partition's rows keep their order
+        bounds = np.searchsorted(code[order], np.arange(len(keys) + 1))
+        for key, n in keys.items():
+            part = block.take(order[bounds[n]:bounds[n + 1]])
             sink = self.sinks.get(key)
             if sink is None:
                 exchange, symbol, freq = key
@@ -58,7 +66,7 @@ class PartitionWriter:
                 name = f"part-{self.part}-{quote(exchange, safe='')}.parquet"
                 sink = self.sinks[key] = FileSink(folder / name, self.columns)
             sink.write(part)
-        self.rows += len(rows)
+        self.rows += len(block)
 
     def close(self) -> None:
         for sink in self.sinks.values():

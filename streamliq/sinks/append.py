@@ -19,8 +19,9 @@ from typing import IO
 
 import pyarrow.parquet as pq
 
+from ..engine.block import RowBlock
 from ..errors import InputError
-from ..rows import arrow_schema, row_to_json, rows_to_arrow
+from ..rows import arrow_schema, row_to_json, to_arrow
 from .files import csv_text, output_format
 
 PART_SECONDS = 3600
@@ -52,17 +53,17 @@ class AppendingFileSink:
                 self._handle.write(",".join(columns) + "\n")
                 self._handle.flush()
 
-    def write(self, rows: list[dict]) -> None:
-        """Append rows now."""
-        if not rows:
+    def write(self, rows: RowBlock | list[dict]) -> None:
+        """Append rows (a block or dicts) now."""
+        if not len(rows):
             return
         self.rows_written += len(rows)
         if self.format == "jsonl":
             self._handle.write("".join(row_to_json(row) + "\n" for row in rows))
         elif self.format == "csv":
-            self._handle.write(csv_text(rows_to_arrow(rows, self.schema)))
+            self._handle.write(csv_text(to_arrow(rows, self.schema)))
         else:
-            self._parquet_part().write_table(rows_to_arrow(rows, self.schema))
+            self._parquet_part().write_table(to_arrow(rows, self.schema))
             return
         self._handle.flush()
 

@@ -1,46 +1,95 @@
-"""Dynamic size buckets (FACTORS.md section 5): thresholds from the past H hours only."""
+"""Dynamic size buckets (FACTORS.md section 5) for every row of a close at once.
+
+A row's threshold is `numpy.quantile` of the notionals of its instrument's liquidations with
+`ts` in `[bar_start - H, bar_start)`. All liquidations of the lookback and of the close are
+sorted by (instrument, ts), so each row's sample is a slice found by binary search, and the
+quantiles of all slices come from one `SliceQuantiles` (no `numpy.quantile` call per bar).
+"""
 
 from __future__ import annotations
 
-import math
-from collections import deque
-
 import numpy as np
+
+from ..layout import row_sums
+from .quantiles import SliceQuantiles
 
 US_PER_HOUR = 3_600_000_000
 
 
-class SizeBuckets:
-    """The liquidation lookback of one instrument and the size-bucket columns of its bars."""
+class Lookback:
+    """Past liquidations (instrument id, ts, notional) that a later row's lookback may hold."""
 
     def __init__(self, pairs: tuple[tuple[float, float, str], ...]) -> None:
-        self.pairs = [(q, round(h * US_PER_HOUR)) for q, h, _ in pairs]
-        self.horizon_us = max((lookback for _, lookback in self.pairs), default=0)
-        self.past: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (bar_end, ts, notional)
+        self.pairs = [(q, round(h * US_PER_HOUR), prefix) for q, h, prefix in pairs]
+        self.horizon_us = max((lookback for _, lookback, _ in self.pairs), default=0)
+        self.inst = np.empty(0, np.int64)
+        self.ts = np.empty(0, np.int64)
+        self.notional = np.empty(0)
 
-    def empty_at(self, bar_start: int) -> bool:
-        """True when no remembered liquidation lies in any lookback of a bar starting then."""
-        return not self.past or self.past[-1][0] <= bar_start - self.horizon_us
+    def columns(self, layout_inst: np.ndarray, bar_start: np.ndarray, bar_end: np.ndarray,
+                row: np.ndarray, inst: np.ndarray, ts: np.ndarray, notional: np.ndarray,
+                all_notional: np.ndarray, next_bar_start: int) -> dict[str, np.ndarray]:
+        """The size-bucket columns of the rows (`layout_inst`, `bar_start`) of a close.
 
-    def update(self, bar_start: int, bar_end: int, ts: np.ndarray, notional: np.ndarray,
-               all_notional: float) -> list[float]:
-        """Columns (threshold, count, notional, share per pair) of a closing bar, then remember it."""
-        while self.past and self.past[0][0] <= bar_start - self.horizon_us:
-            self.past.popleft()
-        if self.past:
-            past_ts = np.concatenate([item[1] for item in self.past])
-            past_notional = np.concatenate([item[2] for item in self.past])
-        out: list[float] = []
-        for q, lookback in self.pairs:
-            window = past_notional[past_ts >= bar_start - lookback] if self.past else ()
-            if len(window) == 0:
-                out += [math.nan] * 4
-                continue
-            theta = float(np.quantile(window, q))
-            big = notional[notional > theta]
-            big_notional = float(big.sum())
-            share = big_notional / all_notional if all_notional > 0 else math.nan
-            out += [theta, float(len(big)), big_notional, share]
-        if len(notional):
-            self.past.append((bar_end, ts, notional))
+        `row`, `inst`, `ts`, `notional` are the close's on-time liquidations; they join the
+        lookback, which then forgets what no bar from `next_bar_start` on can see.
+        """
+        n_rows = len(bar_start)
+        out: dict[str, np.ndarray] = {}
+        if not self.pairs:
+            return out
+        all_inst = np.concatenate([self.inst, inst])
+        all_ts = np.concatenate([self.ts, ts])
+        all_notional_values = np.concatenate([self.notional, notional])
+        order = np.lexsort((all_ts, all_inst))
+        all_inst, all_ts, all_notional_values = all_inst[order], all_ts[order], all_notional_values[order]
+        times = np.concatenate([all_ts, bar_start[:1], bar_end[-1:]])
+        base = int(times.min()) - self.horizon_us
+        span = int(times.max()) - base + 1
+        keys = all_inst * span + (all_ts - base)
+        for q, lookback, prefix in self.pairs:
+            row_key = layout_inst * span + (bar_start - base)
+            lo = np.searchsorted(keys, row_key - lookback, side="left")
+            hi = np.searchsorted(keys, row_key, side="left")
+            theta = _thresholds(all_notional_values, lo, hi, q)
+            with np.errstate(invalid="ignore"):
+                big = notional > theta[row]
+            count = np.bincount(row[big], minlength=n_rows).astype(np.float64)
+            big_notional = row_sums(row[big], notional[big], n_rows)
+            undefined = np.isnan(theta)
+            count[undefined] = np.nan
+            big_notional[undefined] = np.nan
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(all_notional > 0, big_notional / all_notional, np.nan)
+            out.update({f"{prefix}_threshold": theta, f"{prefix}_count": count,
+                        f"{prefix}_notional": big_notional, f"{prefix}_share": share})
+        keep = all_ts >= next_bar_start - self.horizon_us
+        self.inst, self.ts, self.notional = all_inst[keep], all_ts[keep], all_notional_values[keep]
         return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The lookback as named arrays (for a checkpoint)."""
+        return {"lookback_inst": self.inst, "lookback_ts": self.ts, "lookback_notional": self.notional}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Undo `arrays`."""
+        self.inst, self.ts, self.notional = arrays["lookback_inst"], arrays["lookback_ts"], arrays["lookback_notional"]
+
+
+def _thresholds(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
+    """numpy.quantile(values[lo:hi], q) per row; NaN for an empty slice.
+
+    Rows come instrument by instrument, oldest first, so rows sharing a slice are neighbours:
+    each distinct slice is computed once.
+    """
+    theta = np.full(len(lo), np.nan)
+    filled = np.flatnonzero(hi > lo)
+    if len(filled) == 0:
+        return theta
+    lo, hi = lo[filled], hi[filled]
+    new = np.ones(len(lo), bool)
+    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    distinct = np.flatnonzero(new)
+    result = SliceQuantiles(values).quantile(lo[distinct], hi[distinct], q)
+    theta[filled] = result[np.cumsum(new) - 1]
+    return theta

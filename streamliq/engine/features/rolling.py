@@ -1,60 +1,200 @@
-"""Rolling features of one bar series across bars (FACTORS.md section 6)."""
+"""Rolling features across bars (FACTORS.md section 6) for every row of a close at once.
+
+Most bar values are 0 (an empty bar), which the computation exploits without giving up
+exactness or batching-independence:
+
+- Counts of non-zero values in a window are integer prefix differences (exact).
+- Window sums for the z-scores come from blocks of N bars aligned on each instrument's row
+  number: a window is the tail of one block plus the head of the next, each summed in order
+  from its block's edge (`numpy.add.accumulate`), so a row's sum never depends on where a
+  close began. Values are never negative, so both parts are accurate to N ulps; with a zero in
+  the window the variance is at least mean^2 / (N - 1), so `sum(x^2) - sum(x)^2 / N` keeps
+  ~12 digits. Windows without a zero are computed exactly, two-pass, from the window itself.
+- Ranks and exceedance thresholds are trivial for a zero value or a window of zeros; only the
+  other rows gather their windows.
+
+An instrument's last `2 * max window` values and its number of rows so far are its state.
+"""
 
 from __future__ import annotations
 
-import math
-from collections import deque
-
 import numpy as np
-from river import stats
+
+from ..layout import Layout
+from .quantiles import row_quantiles
 
 
-class RollingFeatures:
-    """z-scores, percentile ranks and quantile exceedances of one series over past bars.
+class RollingState:
+    """Per instrument id: the last `depth` values of each series (oldest first) and rows closed."""
 
-    `update(x)` returns the features of the new bar value x from the values before it, then
-    remembers x. Exceedance thresholds come from river's RollingQuantile, which interpolates
-    exactly like `numpy.quantile`; z-scores and ranks are recomputed from the bounded window
-    so that no running sum drifts over a months-long run.
+    def __init__(self, n_series: int, depth: int) -> None:
+        self.depth = depth
+        self.values = np.zeros((0, depth, n_series))  # right-aligned: the newest value is [:, -1]
+        self.seen = np.zeros(0, np.int64)
+
+    def grow(self, n: int) -> None:
+        """Room for `n` instruments."""
+        extra = n - len(self.seen)
+        if extra > 0:
+            self.values = np.concatenate([self.values, np.zeros((extra, *self.values.shape[1:]))])
+            self.seen = np.append(self.seen, np.zeros(extra, np.int64))
+
+
+class _Extended:
+    """The rows of a close, each instrument's preceded by its remembered values."""
+
+    def __init__(self, series: np.ndarray, layout: Layout, state: RollingState) -> None:
+        ids = layout.ids
+        self.counts = np.diff(layout.first_row)
+        self.seen = state.seen[ids]
+        self.held = np.minimum(self.seen, state.depth)
+        lengths = self.held + self.counts
+        self.first = np.zeros(len(ids) + 1, np.int64)
+        np.cumsum(lengths, out=self.first[1:])
+        self.seg = np.repeat(np.arange(len(ids)), lengths)
+        offset = np.arange(int(self.first[-1])) - self.first[self.seg]
+        self.absolute = self.seen[self.seg] - self.held[self.seg] + offset  # the instrument's row number
+        ext = np.empty((int(self.first[-1]), series.shape[1]))
+        history = offset < self.held[self.seg]
+        ext[history] = state.values[ids[self.seg[history]], state.depth - self.held[self.seg[history]]
+                                    + offset[history]]
+        self.row_pos = np.flatnonzero(~history)  # ext position of every row, in row order
+        ext[self.row_pos] = series
+        self.values = ext
+        self.prior = self.absolute[self.row_pos]  # rows of the instrument before each row
+        nonzero = np.zeros((len(ext) + 1, ext.shape[1]), np.int64)
+        np.cumsum(ext != 0, axis=0, out=nonzero[1:])
+        self.nonzero_before = nonzero  # [i]: non-zero values at ext positions < i
+
+    def nonzero_in(self, n: int) -> np.ndarray:
+        """(rows, series): non-zero values among the n values before each row (valid once prior >= n)."""
+        end = self.row_pos
+        return self.nonzero_before[end] - self.nonzero_before[np.maximum(end - n, 0)]
+
+    def windows(self, rows: np.ndarray, n: int, column: int) -> np.ndarray:
+        """(len(rows), n): the n values before each of `rows` in one series, oldest first."""
+        end = self.row_pos[rows]
+        return self.values[end[:, None] - n + np.arange(n), column]
+
+    def block_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n)."""
+        width = self.values.shape[1]
+        start = np.maximum(self.seen - n, 0) // n * n  # first block any window of the close touches
+        blocks = np.where(self.counts > 0, (self.seen + self.counts - 1) // n - start // n + 1, 0)
+        block_base = np.zeros(len(blocks) + 1, np.int64)
+        np.cumsum(blocks, out=block_base[1:])
+        used = np.flatnonzero(self.absolute >= start[self.seg])
+        seg, absolute = self.seg[used], self.absolute[used]
+        grid = np.zeros((int(block_base[-1]) * n, 2 * width))
+        cell = (block_base[seg] + absolute // n - start[seg] // n) * n + absolute % n
+        values = self.values[used]
+        grid[cell, :width] = values
+        grid[cell, width:] = values * values
+        grid = grid.reshape(-1, n, 2 * width)
+        head = np.add.accumulate(grid, axis=1).reshape(-1, 2 * width)
+        tail = np.add.accumulate(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1, 2 * width)
+        row_seg = self.seg[self.row_pos]
+        absolute = self.prior
+
+        def cell_of(a: np.ndarray, seg: np.ndarray) -> np.ndarray:  # rows with < n values before: NaN later
+            return np.clip((block_base[seg] + a // n - start[seg] // n) * n + a % n, 0, len(head) - 1)
+
+        total = tail[cell_of(np.maximum(absolute - n, 0), row_seg)]
+        straddles = np.flatnonzero(absolute % n != 0)
+        total[straddles] += head[cell_of(absolute[straddles] - 1, row_seg[straddles])]
+        return total[:, :width], total[:, width:]
+
+
+def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, state: RollingState,
+                    z_windows: tuple[int, ...], pct_windows: tuple[int, ...],
+                    exceedance: tuple[tuple[int, float, str], ...]) -> dict[str, np.ndarray]:
+    """`{name}_z{N}`, `{name}_pct{N}`, `{name}_exq..` of the rows; `series` is (rows, len(names)).
+
+    Updates `state` with the rows.
     """
-
-    def __init__(self, z_windows: tuple[int, ...], pct_windows: tuple[int, ...],
-                 exceedance: tuple[tuple[int, float, str], ...]) -> None:
-        self.z_windows = z_windows
-        self.pct_windows = pct_windows
-        self.exceedance = [(w, suffix, stats.RollingQuantile(q, w)) for w, q, suffix in exceedance]
-        depth = max([*z_windows, *(n - 1 for n in pct_windows), *(w for w, _, _ in exceedance), 1])
-        self.history: deque[float] = deque(maxlen=depth)
-        self.run_length = 0  # how many of the latest values equal the last one
-
-    def settled_at(self, x: float) -> bool:
-        """True when the last update was x over a window of x's: `update(x)` would repeat it."""
-        return self.run_length > self.history.maxlen and self.history[-1] == x
-
-    def update(self, x: float) -> list[float]:
-        """Features of x, in column order (z..., pct..., exq...)."""
-        past = np.fromiter(self.history, dtype=np.float64, count=len(self.history))
-        seen = len(past)
-        out = []
-        for n in self.z_windows:
-            out.append(_zscore(x, past[seen - n:]) if seen >= n else math.nan)
-        for n in self.pct_windows:
-            if seen >= n - 1:
-                window = past[seen - (n - 1):]
-                less = np.count_nonzero(window < x)
-                ties = np.count_nonzero(window == x) + 1
-                out.append((less + (ties + 1) / 2) / n)
-            else:
-                out.append(math.nan)
-        for w, _, quantile in self.exceedance:
-            out.append((1.0 if x > quantile.get() else 0.0) if seen >= w else math.nan)
-            quantile.update(x)
-        self.run_length = self.run_length + 1 if self.history and self.history[-1] == x else 1
-        self.history.append(x)
-        return out
+    ext = _Extended(series, layout, state)
+    out: dict[str, np.ndarray] = {}
+    for n in z_windows:
+        z = _zscores(series, n, ext)
+        out.update({f"{name}_z{n}": z[:, i] for i, name in enumerate(names)})
+    for n in pct_windows:
+        pct = _ranks(series, n, ext)
+        out.update({f"{name}_pct{n}": pct[:, i] for i, name in enumerate(names)})
+    for w, q, suffix in exceedance:
+        exq = _exceedance(series, w, q, ext)
+        out.update({f"{name}_{suffix}": exq[:, i] for i, name in enumerate(names)})
+    _remember(ext, layout, state)
+    return out
 
 
-def _zscore(x: float, window: np.ndarray) -> float:
-    if window.min() == window.max():
-        return math.nan
-    return (x - window.mean()) / window.std(ddof=1)
+def _zscores(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+    """(x - mean) / std (ddof=1) of the previous n values; NaN before n values or when all are equal."""
+    count = ext.nonzero_in(n)
+    total, squares = ext.block_sums(n)
+    mean = total / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.maximum(squares - total * mean, 0.0) / (n - 1)
+        z = (series - mean) / np.sqrt(variance)
+    z[count == 0] = np.nan  # a window of zeros
+    for column in range(series.shape[1]):
+        full = np.flatnonzero((count[:, column] == n) & (ext.prior >= n))  # no zero: exact, two-pass
+        if len(full):
+            window = ext.windows(full, n, column)
+            centre = window.sum(axis=1) / n
+            deviation = window - centre[:, None]
+            spread = np.sqrt((deviation * deviation).sum(axis=1) / (n - 1))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                exact = (series[full, column] - centre) / spread
+            exact[window.min(axis=1) == window.max(axis=1)] = np.nan
+            z[full, column] = exact
+    z[ext.prior < n] = np.nan
+    return z
+
+
+def _ranks(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+    """pandas `rolling(n).rank(pct=True)`: the average rank of x among the last n values, over n."""
+    zeros = (n - 1) - ext.nonzero_in(n - 1)
+    below = np.zeros(series.shape)
+    ties = zeros + 1.0  # for x = 0: every zero ties, nothing is below
+    for column in range(series.shape[1]):
+        positive = np.flatnonzero((series[:, column] != 0) & (ext.prior >= n - 1))
+        if len(positive):
+            window = ext.windows(positive, n - 1, column)
+            x = series[positive, column][:, None]
+            below[positive, column] = (window < x).sum(axis=1)
+            ties[positive, column] = (window == x).sum(axis=1) + 1
+    pct = (below + (ties + 1) / 2) / n
+    pct[ext.prior < n - 1] = np.nan
+    return pct
+
+
+def _exceedance(series: np.ndarray, w: int, q: float, ext: _Extended) -> np.ndarray:
+    """1.0 where x > numpy.quantile(previous w values, q), else 0.0 (NaN before w values).
+
+    The sorted window starts with its zeros: the threshold is 0 unless the interpolation reaches
+    past them, and only those rows gather their window.
+    """
+    virtual = (w - 1) * q
+    reach = min(int(np.floor(virtual)) + 1, w - 1)  # the highest sorted index the threshold uses
+    count = ext.nonzero_in(w)
+    threshold = np.zeros(series.shape)
+    for column in range(series.shape[1]):
+        needed = np.flatnonzero((w - count[:, column] <= reach) & (ext.prior >= w))
+        if len(needed):
+            window = np.sort(ext.windows(needed, w, column), axis=1)
+            threshold[needed, column] = row_quantiles(window, np.full(len(needed), w), q)
+    out = (series > threshold).astype(np.float64)
+    out[ext.prior < w] = np.nan
+    return out
+
+
+def _remember(ext: _Extended, layout: Layout, state: RollingState) -> None:
+    """Keep each instrument's last `depth` values and count its rows."""
+    ids = layout.ids
+    depth = state.depth
+    ends = ext.first[1:]
+    keep = np.minimum(ends - ext.first[:-1], depth)
+    seg = np.repeat(np.arange(len(ids)), keep)
+    offset = np.arange(len(seg)) - np.repeat(np.cumsum(keep) - keep, keep)
+    state.values[ids[seg], depth - keep[seg] + offset] = ext.values[ends[seg] - keep[seg] + offset]
+    state.seen[ids] += ext.counts

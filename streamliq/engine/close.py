@@ -1,0 +1,77 @@
+"""The block close: every due bar of every instrument of one frequency, as one RowBlock.
+
+The events of the closing bars are taken from the book, given their row in the close's
+layout, and every column is computed for all rows at once by the feature modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .block import RowBlock
+from .book import Book
+from .config import ROLLING_SERIES
+from .events import Instrument
+from .features.market import ticker_columns, trade_columns
+from .features.positioning import positioning_columns
+from .features.rolling import rolling_columns
+from .features.sides import liquidation_columns
+from .gaps import Outages
+from .layout import Layout
+
+
+def close_book(book: Book, last: int, instruments: list[Instrument], outages: Outages,
+               names: list[str]) -> tuple[RowBlock, np.ndarray] | None:
+    """Close `book` through bar `last`: (rows in layout order, each row's instrument id)."""
+    if book.closed_through is not None and last <= book.closed_through:
+        return None
+    begin = -np.iinfo(np.int64).max if book.closed_through is None else book.closed_through + 1
+    book.closed_through = last
+    ids = np.flatnonzero(book.first_bar <= last)
+    if len(ids) == 0:
+        return None
+    layout = Layout(ids, np.maximum(book.first_bar[ids], begin), last, len(instruments))
+    width = book.freq.us
+    bar_start = layout.row_bar * width
+    bar_end = bar_start + width
+    due = {channel: pending.take_through(last) for channel, pending in book.pending.items()}
+    rows = {channel: None if events is None else layout.rows(events["inst"], events["bar"])
+            for channel, events in due.items()}
+    n = layout.n_rows
+    late = book.late.take_through(last)
+    columns: dict[str, np.ndarray] = {
+        "bar_start": bar_start, "bar_end": bar_end,
+        "n_events": sum((np.bincount(r, minlength=n) for r in rows.values() if r is not None),
+                        np.zeros(n, np.int64)),
+        "late_events": np.zeros(n, np.int64) if late is None else np.bincount(
+            layout.rows(late["inst"], late["bar"]), minlength=n),
+        "gap": outages.gaps(instruments, layout.ids, layout.row_seg, bar_start, bar_end),
+    }
+    liq = due["liquidations"]
+    liq_rows = rows["liquidations"]
+    if liq is None:
+        liq = {"inst": np.empty(0, np.int64), "ts": np.empty(0, np.int64), "notional": np.empty(0),
+               "amount": np.empty(0), "is_long": np.empty(0, bool)}
+        liq_rows = np.empty(0, np.int64)
+    order = np.argsort(liq_rows, kind="stable")
+    liq = {name: values[order] for name, values in liq.items()}
+    liq_rows = liq_rows[order]
+    columns.update(liquidation_columns(liq_rows, liq["ts"], liq["notional"], liq["amount"], liq["is_long"],
+                                       bar_start, width, n))
+    columns.update(ticker_columns(due["derivative_ticker"], rows["derivative_ticker"], layout, book.market,
+                                  columns["all_qty"], columns["long_vwap"], columns["short_vwap"]))
+    columns.update(trade_columns(due["trades"], rows["trades"], layout, book.market, columns["all_qty"]))
+    columns.update(book.lookback.columns(layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"], liq["ts"],
+                                         liq["notional"], columns["all_notional"], (last + 1) * width))
+    series = np.stack([columns[name].astype(np.float64) for name in ROLLING_SERIES], axis=1)
+    config = book.config
+    columns.update(rolling_columns(series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
+                                   config.pct_windows, config.exceedance_pairs))
+    if config.metrics:
+        columns.update(positioning_columns(due["metrics"], rows["metrics"], layout, book.positioning))
+    table = np.array([exchange for exchange, _ in instruments] + [symbol for _, symbol in instruments],
+                     dtype=object)
+    columns["exchange"] = table[layout.row_inst]
+    columns["symbol"] = table[len(instruments) + layout.row_inst]
+    columns["freq"] = np.full(n, book.freq.name, dtype=object)
+    return RowBlock(names, {name: columns[name] for name in names}), layout.row_inst
