@@ -243,6 +243,7 @@ def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--workers", "2", "--out", "rows.csv"], "a partitioned replay writes a Parquet dataset, so --out names a folder"),
     (["--workers", "0"], "--workers must be a whole number >= 1 (got 0)"),
+    (["--workers", "2", "--tasks", "0"], "--tasks must be a whole number >= 1 (got 0)"),
     (["--workers", "2", "--recorded", "rec"], "--scheduler/--workers replay Tardis files, not a --recorded folder"),
 ])
 def test_bad_cluster_options_exit_2(data, tmp_path, monkeypatch, capsys, argv, message):
