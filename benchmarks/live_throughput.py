@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -46,6 +47,23 @@ def stop_daemon(process: subprocess.Popen) -> str:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100  # utime + stime in clock ticks
+
+
+def measure_blast(daemon: subprocess.Popen, push: Callable[[], object]) -> tuple[float, float, float]:
+    """Run `push`, then wait until the daemon's CPU use settles (the sockets may still hold frames):
+    (seconds to push, seconds until the daemon was idle, the daemon's CPU seconds meanwhile)."""
+    cpu_before = cpu_seconds(daemon.pid)
+    start = time.monotonic()
+    push()
+    pushed_in = time.monotonic() - start
+    last = cpu_seconds(daemon.pid)
+    while True:
+        time.sleep(0.5)
+        now = cpu_seconds(daemon.pid)
+        if now - last < 0.05:
+            break
+        last = now
+    return pushed_in, time.monotonic() - start - 0.5, last - cpu_before
 
 
 def market_second(symbols: list[str], second: int) -> list:
@@ -103,20 +121,7 @@ def blast(fake: FakeBinance, symbols: list[str], n: int) -> dict:
         frames += market_second(symbols, second)
         second += 1
     frames = frames[:n]
-    cpu_before = cpu_seconds(daemon.pid)
-    start = time.monotonic()
-    fake.push_many(frames)
-    pushed_in = time.monotonic() - start
-    # the sockets may still hold frames: wait until the daemon's CPU use settles
-    last = cpu_seconds(daemon.pid)
-    while True:
-        time.sleep(0.5)
-        now = cpu_seconds(daemon.pid)
-        if now - last < 0.05:
-            break
-        last = now
-    elapsed = time.monotonic() - start - 0.5
-    cpu = last - cpu_before
+    pushed_in, elapsed, cpu = measure_blast(daemon, lambda: fake.push_many(frames))
     summary = stop_daemon(daemon)
     messages = int(re.search(r"from ([\d,]+) messages", summary).group(1).replace(",", ""))
     print(f"blast: {n:,} frames over {len(symbols)} symbols pushed in {pushed_in:.2f} s; daemon read "

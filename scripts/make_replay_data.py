@@ -1,22 +1,22 @@
 """Build streamliq's bundled sample dataset ``replay_data/`` in Tardis CSV layout.
 
 Real part
-    Binance USD-M ``!forceOrder@arr`` liquidations recorded by two public
-    "Moon Dev" style recorders (see ``../shared/realdata/SOURCES.md``) are
-    converted to Tardis ``liquidations`` rows (``binance-futures`` mapping):
-    exact duplicate frames are dropped, only ``X == FILLED`` is kept, the
-    ``USDT`` suffix that the recorder stripped is restored, and the missing
-    arrival time ``local_timestamp`` is synthesized as ``timestamp`` plus a
-    seeded pseudo-random latency of 20-120 ms. Price and amount strings are
-    copied verbatim from the source text. One grouped file is written per UTC
-    day of ``local_timestamp``.
+    Binance USD-M ``!forceOrder@arr`` liquidations recorded on two contiguous
+    UTC days (2025-12-27/28) by a public "Moon Dev" style recorder (see
+    ``../shared/realdata/SOURCES.md``) are converted to Tardis ``liquidations``
+    rows (``binance-futures`` mapping): exact duplicate frames are dropped, only
+    ``X == FILLED`` is kept, the ``USDT`` suffix that the recorder stripped is
+    restored, and the missing arrival time ``local_timestamp`` is synthesized as
+    ``timestamp`` plus a seeded pseudo-random latency of 20-120 ms. Price and
+    amount strings are copied verbatim from the source text. One grouped file is
+    written per UTC day of ``local_timestamp``.
 
 Synthetic part
-    For the three symbols with the most liquidations, SYNTHETIC Tardis
-    ``derivative_ticker`` and ``trades`` files are generated around the real
-    liquidation windows (30 minutes before the first to 30 minutes after the
-    last liquidation of each UTC day). Their price level follows the real
-    liquidation fill prices of that symbol; every other value is made up.
+    For the twelve symbols with the most liquidations, SYNTHETIC Tardis
+    ``derivative_ticker`` (one row per 15 s) and ``trades`` files are generated
+    over the whole recording (30 minutes before its first to 30 minutes after
+    its last liquidation). Their price level follows the real liquidation fill
+    prices of that symbol; every other value is made up.
 
 The script is deterministic (fixed seeds, gzip ``mtime=0``) and uses no network.
 It also writes ``replay_data/README.md`` with the per-file row counts.
@@ -47,14 +47,14 @@ DEFAULT_OUT = REPO_ROOT / "replay_data"
 SEED = 20240817
 EXCHANGE = "binance-futures"
 
+# One recording of two contiguous UTC days (2025-12-27/28, 257 symbols): the sample's rows then
+# span about 31 hours, not the months between separate recordings (which made 99.97% of the
+# quick start's rows empty bars).
 SOURCE_FILES: tuple[tuple[str, str], ...] = (
-    ("moondev_paulius/binance.csv", "PauliusMinialga/data_streams_for_crypto"),
-    ("moondev_bandsthobaby/binance.csv", "BandsThoBaby/Data_Streams_Project"),
-    ("moondev_bandsthobaby/binance_bigliqs.csv", "BandsThoBaby/Data_Streams_Project"),
+    ("moondev_riftfern/binance.csv", "riftfern/data-streams"),
 )
 SOURCE_COMMITS: dict[str, str] = {
-    "PauliusMinialga/data_streams_for_crypto": "7843580da023abd9c843091adf4d5f8a15f8e1a2",
-    "BandsThoBaby/Data_Streams_Project": "1c6cf6c07a8f8556be2502e15fdfbd3f7a34016c",
+    "riftfern/data-streams": "ce9e4d3805c5db155eb92003b6cc738fbf6bdd6f",
 }
 RAW_COLUMNS = ["s", "S", "o", "f", "q", "p", "ap", "X", "l", "z", "T", "usd_size", "tier"]
 # Fields of the forceOrder ``o`` object; ``usd_size``/``tier`` are added by the recorder.
@@ -73,7 +73,9 @@ FUNDING_PERIOD_US = 8 * 3600 * US
 LIQ_LATENCY_US = (20_000, 120_000)
 FEED_LATENCY_US = (5_000, 60_000)
 WINDOW_PAD_US = 30 * 60 * US
-N_SYNTHETIC_SYMBOLS = 3
+N_SYNTHETIC_SYMBOLS = 12
+TICKER_EVERY_S = 15  # one derivative_ticker row per 15 s keeps 12 symbols under the 5 MB budget
+DEFAULT_TRADE_RATE = 0.05  # trades per second
 EMPTY_AFTER_START = 3  # rows without open_interest/last_price after a (re)connect
 OI_ONLY_EVERY = 10  # every 10th derivative_ticker row is an open-interest-only update
 TRADE_MEDIAN_NOTIONAL_USD = 150.0
@@ -145,7 +147,7 @@ def write_csv_gz(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]
     """Write a gzip CSV with LF line endings and a fixed gzip header (mtime=0, no name)."""
     lines = [",".join(header)]
     lines.extend(",".join(r) for r in rows)
-    data = ("\n".join(lines) + "\n").encode("ascii")
+    data = ("\n".join(lines) + "\n").encode("utf-8")  # real symbols may be non-ASCII (币安人生USDT)
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
         gz.write(data)
@@ -274,16 +276,23 @@ def busiest_symbols(liq: pd.DataFrame, n: int) -> list[str]:
 
 
 def make_windows(liq: pd.DataFrame, symbol: str) -> list[Window]:
-    """±30 min around the day's liquidations of a symbol, clipped to the UTC day."""
+    """The whole recording, ±30 min (every symbol alike), split by UTC day.
+
+    Every synthetic symbol then has ticker and trades from the run's first bar to its last, so
+    its bars are real rows of a market, not empty bars between two liquidation bursts.
+    """
     windows = []
+    first_all, last_all = int(liq["timestamp"].min()), int(liq["timestamp"].max())
     rows = liq[liq["symbol"] == symbol]
-    for date, day in rows.groupby("date", sort=True):
-        first, last = int(day["timestamp"].min()), int(day["timestamp"].max())
+    for date in sorted(liq["date"].unique()):
+        day = rows[rows["date"] == date]
         day_start = int(pd.Timestamp(date, tz="UTC").value // 1000)
         # Last second kept such that every arrival time stays on the same UTC day.
         day_last = day_start + DAY_US - 2 * US
-        start = max(day_start, math.ceil((first - WINDOW_PAD_US) / US) * US)
-        end = min(day_last, ((last + WINDOW_PAD_US) // US) * US)
+        start = max(day_start, math.ceil((first_all - WINDOW_PAD_US) / US) * US)
+        end = min(day_last, ((last_all + WINDOW_PAD_US) // US) * US)
+        first = int(day["timestamp"].min()) if len(day) else 0
+        last = int(day["timestamp"].max()) if len(day) else 0
         windows.append(Window(symbol, str(date), start, end, first, last, len(day)))
     return windows
 
@@ -397,10 +406,9 @@ def write_synthetic(liq: pd.DataFrame, symbols: list[str], out_dir: Path,
         prev_end: int | None = None
         for w in make_windows(liq, symbol):
             all_windows.append(w)
-            day = rows[rows["date"] == w.date]
             rng = sub_rng(symbol, w.date)
-            secs, logp = price_path(w, anchor_log_price(day), rng)
-            t_rows = ticker_rows(w, inst, secs, logp, rng)
+            secs, logp = price_path(w, anchor_log_price(rows), rng)  # anchored on all the symbol's fills
+            t_rows = ticker_rows(w, inst, secs[::TICKER_EVERY_S], logp[::TICKER_EVERY_S], rng)
             path = out_dir / "derivative_ticker" / f"{EXCHANGE}_derivative_ticker_{w.date}_{symbol}.csv.gz"
             tick_files.append(Written(path, write_csv_gz(path, TICKER_HEADER, t_rows)))
             if prev_end is not None:  # trades that happened while nothing was generated
@@ -446,11 +454,13 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "",
         "## Real data: liquidations",
         "",
-        "Source: rows recorded from Binance's public `!forceOrder@arr` websocket stream by two",
-        "public GitHub repositories (\"Moon Dev\" bootcamp-style recorders). Each CSV row is the `o`",
-        "object of one real frame (`s,S,o,f,q,p,ap,X,l,z,T,usd_size`). **No license is stated** in",
-        "either repository. The files were copied byte-for-byte into `../shared/realdata/` (relative",
-        "to the repository root, outside it; see `SOURCES.md` there) and the script reads them there.",
+        "Source: rows recorded from Binance's public `!forceOrder@arr` websocket stream by a",
+        "public GitHub repository (a \"Moon Dev\" bootcamp-style recorder). Each CSV row is the `o`",
+        "object of one real frame (`s,S,o,f,q,p,ap,X,l,z,T,usd_size[,tier]`). **No license is stated**",
+        "in the repository. The file was copied byte-for-byte into `../shared/realdata/` (relative",
+        "to the repository root, outside it; see `SOURCES.md` there) and the script reads it there.",
+        "It is the one recording of contiguous days among the sources: the sample spans about 31",
+        "hours, so a replay of it is mostly bars with events, not months of empty bars.",
         "",
         "| input file | repository | commit | raw rows |",
         "|---|---|---|---|",
@@ -464,8 +474,8 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "",
         "What was changed (nothing else was):",
         "",
-        f"1. **Deduplicated.** {stats.exact_dupes:,} rows were exact duplicates of another row (the",
-        "   `moondev_paulius` recorder wrote most frames twice) and were dropped. A further",
+        f"1. **Deduplicated.** {stats.exact_dupes:,} rows were exact duplicates of another row",
+        "   (some recorders write frames twice) and were dropped. A further",
         f"   {stats.frame_dupes} rows repeated an identical forceOrder frame (all 11 `o` fields equal) and",
         "   differed only in the recorder-computed `usd_size` (one copy is 1/1000 of the other); they",
         "   were dropped too, keeping the first copy.",
@@ -474,7 +484,7 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "3. **Symbol restored.** The recorder removed every `USDT` substring from the symbol. Rule used:",
         "   a symbol that already ends with `USDT` or `USDC` is kept, any other gets `USDT` appended",
         "   (`BTC` -> `BTCUSDT`, `1000PEPE` -> `1000PEPEUSDT`, `ZECUSDC` kept).",
-        f"   {stats.symbols_with_usdt} rows of `binance_bigliqs.csv` already carried `USDT`.",
+        f"   {stats.symbols_with_usdt} rows already carried `USDT`.",
         "4. **Mapped to Tardis `liquidations`** (binance-futures mapping): `exchange=binance-futures`,",
         "   `timestamp = T * 1000` (ms -> µs), `id` empty, `side = lower(S)` (`sell` = a long was",
         "   liquidated, `buy` = a short), `price = p` (the liquidation order price, **not** `ap`),",
@@ -488,8 +498,9 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "",
         f"Result: {stats.rows:,} liquidations, {liq['symbol'].nunique()} symbols. Known quirks are kept",
         "because they are real: Binance's stream is a snapshot of at most one liquidation per symbol",
-        "per second (undercount); at least one price is far from the market (a `RAREUSDT` sell at",
-        "1.7136747 on 2024-08-17 while RARE traded near 0.22); the recordings cover short sessions only.",
+        "per second (undercount); the recorder ran in sessions (about 14:30-16:00 and 21:00-22:00 on",
+        "the first day, 20:00-21:00 on the second), so most hours hold no liquidation: those bars are",
+        "empty and not gaps (the files exist).",
         "",
         "| file | rows | size | first -> last `local_timestamp` (UTC) |",
         "|---|---|---|---|",
@@ -511,9 +522,8 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "",
         f"Symbols: the {N_SYNTHETIC_SYMBOLS} symbols with the most liquidations in the real data",
         "(count over all days): " + ", ".join(f"`{s}` ({counts[s]})" for s in symbols) + ".",
-        "Windows: for each (symbol, UTC day) with liquidations, from 30 minutes before the first to",
-        "30 minutes after the last liquidation of that day (exchange time, whole seconds, clipped to",
-        "the day):",
+        "Windows: for every symbol alike, from 30 minutes before the first to 30 minutes after the",
+        "last liquidation of the whole recording (exchange time, whole seconds), split by UTC day:",
         "",
         "| symbol | date | window (UTC) | liquidations in it | first -> last liquidation |",
         "|---|---|---|---|---|",
@@ -528,11 +538,12 @@ def readme_text(out_dir: Path, stats: LiqStats, liq: pd.DataFrame, liq_files: li
         "How the values are made:",
         "",
         "* Price path: per second, the log of the real liquidation average fill prices (`ap`) of the",
-        "  symbol that day (outliers > 5 % from a rolling median dropped, 1-minute medians),",
+        "  symbol (outliers > 5 % from a rolling median dropped, 1-minute medians),",
         "  interpolated piecewise-linearly (held flat before the first / after the last), plus an",
         "  Ornstein-Uhlenbeck deviation (sd 0.3 %, mean reversion 120 s). Tick size and lot step are",
         "  inferred from the decimals of the real `ap` and `z` strings.",
-        "* `derivative_ticker`: one row per second, `timestamp` on whole seconds, `local_timestamp` =",
+        f"* `derivative_ticker`: one row every {TICKER_EVERY_S} seconds, `timestamp` on whole seconds,"
+        " `local_timestamp` =",
         "  `timestamp` + 5-60 ms. `mark_price` = path; `index_price` = mark times (1 + small",
         "  mean-reverting basis, ~0.02 %), 8 decimals; `last_price` = mark plus about one tick of noise,",
         "  on the tick; `funding_rate` ~0.0001 (+/-0.00003 per window) with a tiny random drift;",
@@ -579,12 +590,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA,
-                        help="folder holding moondev_paulius/ and moondev_bandsthobaby/ "
+                        help="folder holding moondev_riftfern/ "
                              "(default: ../shared/realdata from the repo root)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="output folder (default: replay_data/ in the repo root)")
-    parser.add_argument("--trade-rate", type=float, default=1.0,
-                        help="mean synthetic trades per second (default 1.0)")
+    parser.add_argument("--trade-rate", type=float, default=DEFAULT_TRADE_RATE,
+                        help=f"mean synthetic trades per second (default {DEFAULT_TRADE_RATE})")
     args = parser.parse_args(argv)
     out_dir: Path = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,11 +23,21 @@ from .driver import run_steps
 from .engine import BarEngine
 from .engine.block import RowBlock
 from .engine.config import FactorConfig
-from .engine.events import ALLOWED_SIDES, BATCH_TYPES, METRIC_FIELDS, SIDE_CODES, TICKER_FIELDS, EventBatch
+from .engine.events import (
+    ALLOWED_SIDES,
+    BATCH_TYPES,
+    METRIC_FIELDS,
+    SIDE_CODES,
+    TICKER_FIELDS,
+    VALUE_RULES,
+    EventBatch,
+    invalid_values,
+)
 from .errors import InputError
 from .rows import rows_to_frame
 from .sources.merge import merge_by_arrival
 from .sources.positioning.frame import read_metrics
+from .sources.units import UnitConverter, default_converter, missing_spec_message
 from .tardis_replay import Replay
 
 __all__ = ["LiquidationFactorEngine", "read_metrics", "replay"]
@@ -43,8 +53,19 @@ class LiquidationFactorEngine:
 
     def __init__(self, resample_freq: str | Iterable[str] | None = None, lateness: str | float | None = None,
                  z_windows: Iterable[int] | None = None, pct_windows: Iterable[int] | None = None,
-                 exchange: str = DEFAULT_EXCHANGE, symbol: str = DEFAULT_SYMBOL) -> None:
-        """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168)."""
+                 exchange: str | None = None, symbol: str | None = None,
+                 instruments: str | Path | None = None, aggregate: bool = False) -> None:
+        """Frequencies, lateness and windows default to `FactorConfig`'s (15m, 5s, 24/168, 168).
+
+        `exchange`/`symbol` name the instrument of frames without those columns (a notebook's
+        `liq_df` often has dropped them). Left out, they come from the other frames when those
+        hold exactly one; a frame lacking them beside frames of several is an error.
+        Frames of the Tardis ids streamliq has specs for (FACTORS.md section 9) are converted to
+        base units like replayed files; `instruments` (a spec CSV) adds or overrides specs.
+        `aggregate` adds the cross-venue rows of section 10 (`exchange` "all").
+        """
+        self.specs = default_converter(instruments).table  # a bad instruments file fails here
+        self.aggregate = aggregate
         self.resample_freq = resample_freq
         self.lateness = lateness
         self.z_windows = None if z_windows is None else tuple(z_windows)
@@ -77,28 +98,56 @@ class LiquidationFactorEngine:
             bucket_hours=bucket_window_hours, mining_windows=mining_windows,
             mining_quantiles=mining_quantiles, metrics=metrics_df is not None,
         )
-        batches = [self._batch(liq_df, "liquidations")]
-        if ticker_df is not None:
-            batches.append(self._batch(ticker_df, "derivative_ticker"))
-        if trades_df is not None:
-            batches.append(self._batch(trades_df, "trades"))
-        if metrics_df is not None:
-            batches.append(self._batch(metrics_df, "metrics"))
-        engine = BarEngine(config)
+        frames = {channel: frame for channel, frame in (("liquidations", liq_df), ("derivative_ticker", ticker_df),
+                                                        ("trades", trades_df), ("metrics", metrics_df))
+                  if frame is not None}
+        for channel, frame in frames.items():
+            if not isinstance(frame, pd.DataFrame):
+                raise InputError(f"{channel} frame: expected a pandas DataFrame, got {type(frame).__name__}")
+        defaults = self._instrument(frames)
+        units = UnitConverter(self.specs)  # per call: it remembers mark prices
+        batches = [self._batch(frame, channel, defaults, units) for channel, frame in frames.items()]
+        engine = BarEngine(config, aggregates=units.members() if self.aggregate else None)
         blocks = list(run_steps(engine, merge_by_arrival(_chunks(batch) for batch in batches)))
         blocks.append(engine.flush())
-        return rows_to_frame(RowBlock.concat(blocks, engine.columns), engine.columns).set_index("bar_start")
+        return _frame(RowBlock.concat(blocks, engine.columns), engine.columns)
 
-    def _batch(self, frame: pd.DataFrame, channel: str) -> EventBatch:
-        """One arrival-ordered batch from a DataFrame, validated."""
+    def _instrument(self, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+        """The exchange and symbol of rows whose frame lacks the column (or the cell).
+
+        `exchange=`/`symbol=` when given; else the one value the other frames hold; else, when no
+        frame names one, the placeholders `unknown`/`UNKNOWN` (one series either way). Frames of
+        several values beside a frame without the column would silently split one instrument
+        into two series (liquidations under UNKNOWN, prices under the real symbol): refused.
+        """
+        out = {}
+        for column, given, placeholder in (("exchange", self.exchange, DEFAULT_EXCHANGE),
+                                           ("symbol", self.symbol, DEFAULT_SYMBOL)):
+            lacking = [channel for channel, frame in frames.items() if column not in frame]
+            values = sorted({str(v).upper() if column == "symbol" else str(v)
+                             for frame in frames.values() if column in frame for v in frame[column].dropna().unique()})
+            if given is not None:
+                out[column] = given
+            elif len(values) == 1:
+                out[column] = values[0]
+            elif not lacking or not values:  # only empty cells to fill, or nothing names one
+                out[column] = placeholder
+            else:
+                shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+                raise InputError(
+                    f"{lacking[0]} frame has no '{column}' column, and the other frames hold {len(values)} "
+                    f"{column} values ({shown}): pass LiquidationFactorEngine({column}=...) for it, or add a "
+                    f"'{column}' column")
+        return out
+
+    def _batch(self, frame: pd.DataFrame, channel: str, defaults: dict[str, str], units: UnitConverter) -> EventBatch:
+        """One arrival-ordered batch from a DataFrame, validated, in base units (FACTORS.md 9)."""
         what = f"{channel} frame"
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
         n = len(frame)
         ts = _event_times(frame, what)
         arrival = _int_column(frame, "local_timestamp", what) if "local_timestamp" in frame else ts
-        exchange = _text(frame, "exchange", self.exchange)
-        symbol = np.char.upper(_text(frame, "symbol", self.symbol).astype(str))
+        exchange = _text(frame, "exchange", defaults["exchange"])
+        symbol = np.char.upper(_text(frame, "symbol", defaults["symbol"]).astype(str))
         keys = pd.MultiIndex.from_arrays([exchange, symbol])
         codes, instruments = pd.factorize(keys)
         fields: dict[str, np.ndarray] = {}
@@ -113,35 +162,47 @@ class LiquidationFactorEngine:
             fields["side"] = _side_column(frame, channel, what)
             for name in ("price", "amount"):
                 values = _float_column(frame, name, what, required=True, n=n)
-                _check(frame, ~(values > 0), name, what, "must be a positive number")
+                _check(frame, invalid_values(name, values), name, what, VALUE_RULES[name])
                 fields[name] = values
         order = np.argsort(arrival, kind="stable")
         batch = BATCH_TYPES[channel](
             instruments=tuple((str(e), str(s)) for e, s in instruments),
             instrument=codes.astype(np.int32), ts=ts, arrival=arrival, **fields)
-        return batch.take(order)
+        batch, missing = units.convert(batch.take(order))
+        if missing:
+            (exchange, symbol_name), _ = missing[0]
+            raise InputError(f"{what}: {missing_spec_message(exchange, symbol_name, 'instruments=FILE', skip=None)}")
+        return batch
 
 
 def replay(data_dir: str | Path = "replay_data", *, freq: str | Iterable[str] | None = None,
            exchange: str | None = None, symbols: Iterable[str] | None = None,
            start: str | date | None = None, end: str | date | None = None,
            lateness: str | float | None = None, skip_bad_rows: bool = False, iterator: bool = False,
-           metrics_dir: str | Path | None = None, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
+           metrics_dir: str | Path | None = None, instruments: str | Path | None = None,
+           aggregate: bool = False, **factor_params: Iterable) -> pd.DataFrame | Iterator[dict]:
     """Replay Tardis files like `streamliq replay`.
 
     Returns a DataFrame of every row, or with `iterator=True` a lazy iterator of row dicts
     (bar times as UTC `pandas.Timestamp`) for runs too long to hold in memory.
-    `metrics_dir` adds positioning data like `--metrics-dir`.
+    `metrics_dir` adds positioning data like `--metrics-dir`; `instruments` and `aggregate` are
+    `--instruments` and `--aggregate`.
     `factor_params` are FactorConfig.build's: z_windows, pct_windows, bucket_quantiles,
     bucket_hours, mining_windows, mining_quantiles.
     """
     config = FactorConfig.build(freq=freq, lateness=lateness, **factor_params)
     run = Replay(data_dir, config, exchange=exchange, symbols=symbols, start=start, end=end,
-                 skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir)
+                 skip_bad_rows=skip_bad_rows, metrics_dir=metrics_dir, instruments=instruments,
+                 aggregate=aggregate)
     if iterator:
         return (_with_timestamps(row) for row in run)
     columns = run.config.columns()
-    return rows_to_frame(RowBlock.concat(list(run.blocks()), columns), columns)
+    return _frame(RowBlock.concat(list(run.blocks()), columns), columns)
+
+
+def _frame(block: RowBlock, columns: list[str]) -> pd.DataFrame:
+    """The one frame shape of `process` and `replay`: FACTORS.md columns indexed by `bar_start`."""
+    return rows_to_frame(block, columns).set_index("bar_start")
 
 
 def _with_timestamps(row: dict) -> dict:
@@ -166,14 +227,54 @@ def _event_times(frame: pd.DataFrame, what: str) -> np.ndarray:
         _check(frame, np.asarray(index.isna()), "index", what, "missing time")
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
-    return index.as_unit("us").asi8.astype(np.int64)
+    values = index.as_unit("us").asi8.astype(np.int64)
+    _check_years(frame, values, "index", what)
+    return values
 
 
 def _int_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
     values = pd.to_numeric(frame[name], errors="coerce")
     bad = values.isna().to_numpy() | (values.to_numpy(dtype=float) % 1 != 0)
     _check(frame, bad, name, what, "not an integer time in µs")
-    return values.to_numpy(dtype=np.int64)
+    values = values.to_numpy(dtype=np.int64)
+    _check_years(frame, values, name, what)
+    return values
+
+
+FIRST_YEAR, LAST_YEAR = 2009, 2100  # crypto markets exist within; outside means a wrong time unit
+_YEARS_US = (int(pd.Timestamp(f"{FIRST_YEAR}-01-01").value // 1000),
+             int(pd.Timestamp(f"{LAST_YEAR + 1}-01-01").value // 1000))
+# factor that brings the value into range -> what the column probably holds / how the index was misread
+_COLUMN_UNITS = {10**6: "seconds", 10**3: "milliseconds", 10**-3: "nanoseconds"}
+_INDEX_MISREADS = {
+    10**3: "microseconds read as nanoseconds (pd.to_datetime's default: pass unit='us') or milliseconds "
+           "read as microseconds (unit='ms')",
+    10**6: "seconds read as microseconds (pass unit='s') or milliseconds read as nanoseconds (unit='ms')",
+    10**9: "seconds read as nanoseconds (pass unit='s')",
+    10**-3: "nanoseconds read as microseconds (pass unit='ns')",
+}
+
+
+def _check_years(frame: pd.DataFrame, us: np.ndarray, field: str, what: str) -> None:
+    """Refuse times outside FIRST_YEAR..LAST_YEAR, naming the unit that would fit.
+
+    Tardis times are µs; milliseconds, seconds or nanoseconds decode to 1970 or the far future
+    and would silently make millions of empty bars, or one bar for everything.
+    """
+    low, high = _YEARS_US
+    bad = (us < low) | (us >= high)
+    if not bad.any():
+        return
+    value = int(us[int(np.argmax(bad))])
+    year = 1970 + value // 31_556_952_000_000  # mean Gregorian year, enough to show the decade
+    table = _INDEX_MISREADS if field == "index" else _COLUMN_UNITS
+    fits = [text for factor, text in table.items() if low <= value * factor < high]
+    if field == "index":
+        hint = f"the times look like {fits[0]}" if fits else "check the unit the times were read with"
+    else:
+        hint = (f"the column looks like {fits[0]}; it must be microseconds since the epoch" if fits
+                else "it must be microseconds since the epoch")
+    _check(frame, bad, field, what, f"decodes to year {year}, outside {FIRST_YEAR}-{LAST_YEAR}: {hint}")
 
 
 def _float_column(frame: pd.DataFrame, name: str, what: str, required: bool, n: int) -> np.ndarray:

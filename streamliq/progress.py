@@ -1,4 +1,4 @@
-"""A progress line on stderr for long replays: events/s and an ETA from bytes read."""
+"""A progress line on stderr for long replays: events/s and an ETA from the work left."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class ProgressBar:
         if not force and (elapsed < SHOW_AFTER_SECONDS or now - self.last_shown < self.interval):
             return
         self.last_shown = now
-        share = stats.bytes_done / stats.bytes_total if stats.bytes_total else 0.0
-        eta = elapsed * (1 - share) / share if share > 0 else float("nan")
+        share = stats.done_share
+        eta = eta_seconds(elapsed, share)
         width = 24
         filled = round(width * share)
         line = f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%}  {self.describe(stats)}  ETA {_clock(eta)}"
@@ -51,6 +51,13 @@ class ProgressBar:
         if self.shown and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def eta_seconds(elapsed: float, share: float) -> float:
+    """Seconds left when `share` of the work took `elapsed` seconds (NaN before any progress)."""
+    if share <= 0:
+        return float("nan")
+    return elapsed * max(0.0, 1 - share) / share
 
 
 def _clock(seconds: float) -> str:

@@ -6,7 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from .badinput import BadInputCounter
@@ -15,9 +15,12 @@ from .engine import BarEngine
 from .engine.block import RowBlock
 from .engine.config import FactorConfig
 from .engine.events import EventBatch
-from .sources.discovery import CHANNELS, discover, parse_day
+from .errors import InputError
+from .sources.coverage import DAY_US, GapSchedule, MissingDay, day_start_us, missing_days
+from .sources.discovery import CHANNELS, TardisFile, discover, parse_day, plan_days
 from .sources.merge import merge_by_arrival
-from .sources.tardis import TardisFileReader
+from .sources.tardis import TardisFileReader, check_readable
+from .sources.units import default_converter
 from .sources.windows import ArrivalWindows
 
 READ_BUDGET_BYTES = 256 << 20  # decoded-block budget shared by the files open on one day
@@ -37,11 +40,31 @@ class ReplayStats:
     bad_rows: BadInputCounter = field(default_factory=BadInputCounter)
     metric_rows: int = 0  # positioning rows read (--metrics-dir), duplicates dropped
     metric_duplicates: int = 0
+    span_us: tuple[int, int] | None = None  # event time of the run: first file day's start, last one's end
+    watermark_us: int | None = None  # event time replayed so far (set by the single-process replay)
+    missing: list[MissingDay] = field(default_factory=list)  # days without data (bars marked gap)
+    unreadable: list[str] = field(default_factory=list)  # files skipped with --skip-bad-rows, why
     started: float = field(default_factory=time.monotonic)
 
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def done_share(self) -> float:
+        """The share of the work done, in [0, 1]: the lesser of bytes read and event time replayed.
+
+        Bytes alone stall while the engine closes the bars of a long silent stretch (no byte is
+        read then, yet that is most of the work when days are months apart); event time alone
+        runs ahead on a dense day. The work left is whichever of the two is further behind.
+        """
+        shares = []
+        if self.bytes_total:
+            shares.append(self.bytes_done / self.bytes_total)
+        if self.span_us is not None and self.watermark_us is not None and self.span_us[1] > self.span_us[0]:
+            start, end = self.span_us
+            shares.append((self.watermark_us - start) / (end - start))
+        return min(1.0, max(0.0, min(shares))) if shares else 0.0
 
 
 class Replay:
@@ -59,23 +82,52 @@ class Replay:
         channels: Iterable[str] = CHANNELS,
         on_progress: Callable[[ReplayStats], None] | None = None,
         metrics_dir: str | Path | None = None,
+        instruments: str | Path | None = None,
+        aggregate: bool = False,
     ) -> None:
+        """`instruments` (a spec CSV) adds or overrides contract specs; `aggregate` adds the
+        cross-venue rows of FACTORS.md section 10."""
+        self.units = default_converter(instruments)
+        self.aggregate = aggregate
         self.config = config or FactorConfig()
         if metrics_dir is not None:
             self.config = dataclasses.replace(self.config, metrics=True)
         if isinstance(symbols, str):
             symbols = symbols.split(",")
         self.symbols = frozenset(s.strip().upper() for s in symbols if s.strip()) if symbols else None
-        self.plans = discover(data_dir, exchange, self.symbols, parse_day(start, "--from"),
-                              parse_day(end, "--to"), channels)
+        start, end = parse_day(start, "--from"), parse_day(end, "--to")
+        self.plans = discover(data_dir, exchange, self.symbols, start, end, channels)
         self.skip_bad_rows = skip_bad_rows
         self.on_progress = on_progress
-        self.stats = ReplayStats(
-            files=sum(len(plan.files) for plan in self.plans),
-            bytes_total=sum(item.path.stat().st_size for plan in self.plans for item in plan.files),
-        )
+        self.stats = ReplayStats()
+        files = [item for plan in self.plans for item in plan.files]
+        unreadable = self._unreadable(files) if skip_bad_rows else []
+        if unreadable:
+            self.plans = plan_days([item for item in files if item not in unreadable])
+        self.stats.missing = missing_days(files, unreadable, start, end)
+        self.stats.files = sum(len(plan.files) for plan in self.plans)
+        self.stats.bytes_total = sum(item.path.stat().st_size for plan in self.plans for item in plan.files)
+        self.stats.span_us = (day_start_us(self.plans[0].day), day_start_us(self.plans[-1].day) + DAY_US)
         self.metric_streams = [] if metrics_dir is None else _metric_streams(
             metrics_dir, self.symbols, exchange, None if not skip_bad_rows else self.stats.bad_rows)
+
+    def _unreadable(self, files: list[TardisFile]) -> list[TardisFile]:
+        """The files that cannot be read to their end (skipped whole, their days marked gap)."""
+        bad = []
+        for item in files:
+            try:
+                check_readable(item)
+            except InputError as exc:
+                bad.append(item)
+                self.stats.unreadable.append(str(exc))
+        if len(bad) == len(files):
+            raise InputError(f"no readable file: all {len(files)} skipped ({self.stats.unreadable[0]}, ...)")
+        return bad
+
+    @property
+    def missing(self) -> list[MissingDay]:
+        """The days without data per channel (missing or unreadable files); their bars are `gap`."""
+        return self.stats.missing
 
     def __iter__(self) -> Iterator[dict]:
         """The rows as dicts, in output order (see `blocks` for the columnar form)."""
@@ -84,27 +136,32 @@ class Replay:
 
     def blocks(self) -> Iterator[RowBlock]:
         """The rows as the engine closes them: RowBlocks in output order."""
-        engine = BarEngine(self.config)
+        engine = BarEngine(self.config, aggregates=self.units.members() if self.aggregate else None)
         stats = self.stats
+        gaps = GapSchedule((m.start_us, m.end_us, m) for m in self.missing)
         metrics = ArrivalWindows(self.metric_streams)
-        metrics.drop_until(_day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
+        metrics.drop_until(day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
         for plan in self.plans:
+            gaps.register(engine.outages, day_start_us(plan.day))
             block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
             readers = [
                 TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
-                                 self.skip_bad_rows, stats.bad_rows, block_size=block)
+                                 self.skip_bad_rows, stats.bad_rows, block_size=block, units=self.units)
                 for item in plan.files
             ]
             done_before = stats.bytes_done
-            streams = [*readers, *metrics.until(_day_start_us(plan.day) + DAY_US)]
+            streams = [*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]
             for block in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
                 yield self._counted(block)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
+                stats.watermark_us = engine.watermark
                 if self.on_progress:
                     self.on_progress(stats)
             stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
+        gaps.register(engine.outages)
         yield self._counted(engine.flush())
+        stats.watermark_us = stats.span_us[1]
         stats.events = engine.events
         stats.late_events = engine.late_events()
         stats.metric_rows = sum(stream.rows for stream in self.metric_streams)
@@ -116,13 +173,6 @@ class Replay:
     def _counted(self, block: RowBlock) -> RowBlock:
         self.stats.rows += len(block)
         return block
-
-
-DAY_US = 86_400_000_000
-
-
-def _day_start_us(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 def _metric_streams(metrics_dir: str | Path, symbols: frozenset[str] | None, exchange: str | None,

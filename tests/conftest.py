@@ -120,11 +120,18 @@ def write_tardis(events: dict[str, pd.DataFrame], folder: Path, grouped_liquidat
             frame["id"] = ""
             columns = LIQ_COLUMNS
         grouped = grouped_liquidations and channel == "liquidations"
+        written: dict[str, set[str]] = {}
         for (date, symbol), part in frame.groupby([day, frame["symbol"]] if not grouped else [day, day * 0]):
             name = "PERPETUALS" if grouped else symbol
+            written.setdefault(name, set()).add(date)
             path = folder / f"{EXCHANGE}_{channel}_{date}_{name}.csv.gz"
             with gzip.open(path, "wt", newline="") as handle:
                 part[columns].to_csv(handle, index=False, lineterminator="\n")
+        for name, dates in written.items():  # a silent day is a file with no rows, as Tardis has it
+            for date in pd.date_range(min(dates), max(dates), freq="D").strftime("%Y-%m-%d"):
+                if date not in dates:
+                    with gzip.open(folder / f"{EXCHANGE}_{channel}_{date}_{name}.csv.gz", "wt") as handle:
+                        handle.write(",".join(columns) + "\n")
 
 
 def assert_rows_equal(actual: pd.DataFrame, expected: pd.DataFrame, exact: bool = False) -> None:

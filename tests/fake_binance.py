@@ -50,25 +50,29 @@ client that subscribes on its own. For benchmarks, build frames once with `encod
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-from websockets.protocol import State
+from fake_venue import (
+    Conn,
+    ConnectionInfo,
+    Failure,
+    FakeVenue,
+    Frame,
+    RequestRecord,
+    compact,
+    json_reply,
+)
+from websockets.asyncio.server import ServerConnection
 
+__all__ = ["ConnectionInfo", "FakeBinance", "Frame", "RequestRecord", "compact", "encode", "json_reply"]
 Number = float | int | str
 Event = dict[str, Any] | list[dict[str, Any]]
 
@@ -87,7 +91,6 @@ SERIES_FIELDS = {
     "globalLongShortAccountRatio": _RATIO_FIELDS,
     "takerlongshortRatio": frozenset({"buySellRatio", "buyVol", "sellVol", "timestamp"}),
 }
-SLICE, BUFFER_HIGH = 1000, 4 << 20  # push_many: frames per loop turn, write-buffer bytes to wait on
 WEIGHTS = {"/fapi/v1/openInterest": 1, "/fapi/v1/exchangeInfo": 1}
 ERROR_BODIES = {
     429: {"code": -1003, "msg": "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per minute. "
@@ -164,15 +167,6 @@ def open_interest_hist_row(symbol: str, sum_oi: float, sum_oi_value: float, time
             "CMCCirculatingSupply": fixed(supply, 8), "timestamp": timestamp_ms}
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One event serialized once: the bare text for raw-mode connections, the wrapped one for combined mode."""
-
-    stream: str
-    raw: bytes
-    combined: bytes
-
-
 def encode(stream: str, event: Event) -> Frame:
     """Serialize an event for `stream` (do this ahead of time to push frames as fast as possible)."""
     raw = compact(event)
@@ -203,223 +197,51 @@ def deliverable_name(stream: str) -> bool:
     return stream.startswith("!") or symbol_part == symbol_part.lower()
 
 
-# ---------------------------------------------------------------- state and introspection records
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """A snapshot of one WebSocket connection (open or closed)."""
-
-    id: int
-    path: str  # as requested, with the query string
-    streams: tuple[str, ...]  # subscriptions, in subscription order
-    combined: bool
-    routed: bool  # on /market, so it gets market data
-    connected_at: float
-    closed_at: float | None
-    close_code: int | None
-    received: tuple[tuple[float, str], ...]  # (monotonic time, text) of every client message
-
-    @property
-    def open(self) -> bool:
-        return self.closed_at is None
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One REST request as the fake answered it."""
-
-    at: float
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-
-
-@dataclass(frozen=True)
-class _Failure:
-    status: int
-    retry_after: int | None
-    path: str | None
-    body: str | None
-
-
-class _StreamLimit(Exception):
-    """A subscription would exceed the per-connection stream limit."""
-
-
-class _Conn:
-    """Mutable server-side state of one WebSocket connection."""
-
-    def __init__(self, ws: ServerConnection, conn_id: int, routed: bool, combined: bool) -> None:
-        self.ws, self.id, self.routed, self.combined = ws, conn_id, routed, combined
-        self.streams: dict[str, None] = {}  # an ordered set
-        self.connected_at = time.monotonic()
-        self.closed_at: float | None = None
-        self.received: list[tuple[float, str]] = []
-        self.recent: deque[float] = deque()
-        self.done = asyncio.Event()
-
-    def snapshot(self) -> ConnectionInfo:
-        return ConnectionInfo(self.id, self.ws.request.path, tuple(self.streams), self.combined, self.routed,
-                              self.connected_at, self.closed_at, self.ws.close_code if self.closed_at else None,
-                              tuple(self.received))
-
-
 # ---------------------------------------------------------------- the fake
 
-class FakeBinance:
+class FakeBinance(FakeVenue):
     """Both fake servers on free 127.0.0.1 ports, run by a background thread (see the module docstring)."""
+
+    name = "binance"
 
     def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, max_streams: int = 1024,
                  max_messages_per_second: int = 10, ping_interval: float | None = 180.0, pong_timeout: float = 600.0,
                  max_connection_age: float | None = None, weight_limit_per_minute: int = 2400,
                  wall_clock: Callable[[], float] = time.time, compression: str | None = None) -> None:
-        self.max_streams, self.max_messages_per_second = max_streams, max_messages_per_second
-        self.max_connection_age, self.weight_limit_per_minute = max_connection_age, weight_limit_per_minute
-        self._ping_interval, self._pong_timeout, self._compression = ping_interval, pong_timeout, compression
-        self._wall_clock = wall_clock
+        super().__init__(max_streams=max_streams, max_messages_per_second=max_messages_per_second,
+                         ping_interval=ping_interval, pong_timeout=pong_timeout,
+                         max_connection_age=max_connection_age, compression=compression, wall_clock=wall_clock)
+        self.weight_limit_per_minute = weight_limit_per_minute
         self._open_interest = {symbol: "100000.000" for symbol in symbols}
         self._series: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        self._conns: list[_Conn] = []
-        self._subscribers: dict[str, set[_Conn]] = {}
-        self._conn_ids = itertools.count(1)
         self._agg_ids: dict[str, itertools.count[int]] = {}
-        self._attempts: list[float] = []
-        self._refuse_until, self._refuse_status = 0.0, 503
-        self._failures: deque[_Failure] = deque()
-        self._requests: list[RequestRecord] = []
         self._weight_minute, self._weight_used = -1, 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ws_server: Server | None = None
-        self._runner: web.AppRunner | None = None
-        self.ws_url = self.rest_url = ""
-
-    # ---- lifecycle
-
-    def start(self) -> FakeBinance:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-binance", daemon=True)
-        self._thread.start()
-        try:
-            self._run(self._start())
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        try:
-            self._run(self._stop())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
-            self._loop = self._thread = None
 
     def __enter__(self) -> FakeBinance:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _start(self) -> None:
-        self._ws_server = await serve(self._handle_ws, "127.0.0.1", 0, process_request=self._admit,
-                                      ping_interval=self._ping_interval, ping_timeout=self._pong_timeout,
-                                      close_timeout=0.2, compression=self._compression)
-        self.ws_url = f"ws://127.0.0.1:{self._ws_server.sockets[0].getsockname()[1]}"
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.rest_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def _stop(self) -> None:
-        if self._ws_server is not None:
-            self._ws_server.close()
-            closed = asyncio.ensure_future(self._ws_server.wait_closed())
-            if not (await asyncio.wait({closed}, timeout=0.3))[0]:
-                # A client that stopped reading (or whose loop died) never finishes the closing handshake.
-                for conn in self._conns:
-                    conn.ws.transport.abort()
-                await closed
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _run(self, coro: Any, timeout: float = 60.0) -> Any:
-        """Run a coroutine on the fake's loop from any other thread and return its result."""
-        if self._loop is None or threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("FakeBinance is not running, or was called from its own loop thread")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        async def invoke() -> Any:
-            return fn(*args)
-        return self._run(invoke())
-
     # ---- WebSocket server
 
-    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
-        self._attempts.append(time.monotonic())
-        if time.monotonic() < self._refuse_until:
-            return connection.respond(self._refuse_status, "Service Unavailable\n")
-        return None
-
-    async def _handle_ws(self, ws: ServerConnection) -> None:
+    def _accept(self, ws: ServerConnection) -> Conn:
         url = urlsplit(ws.request.path)
         parts = [part for part in url.path.split("/") if part]
         route = parts.pop(0) if parts[:1] in (["market"], ["public"], ["private"]) else None
         mode = parts.pop(0) if parts else "ws"
         initial = parts + [name for value in parse_qs(url.query).get("streams", []) for name in value.split("/")]
-        conn = _Conn(ws, next(self._conn_ids), route == "market", mode == "stream")
-        self._conns.append(conn)
-        try:
-            self._subscribe(conn, initial)
-            async with asyncio.timeout(self.max_connection_age):
-                async for message in ws:
-                    if not await self._on_message(conn, message):
-                        break
-        except _StreamLimit:
-            await ws.close(1008, "Too many streams")
-        except TimeoutError:
-            await ws.close(1001, "Connection age limit")
-        except ConnectionClosed:
-            pass
-        finally:
-            for stream in conn.streams:
-                self._subscribers.get(stream, set()).discard(conn)
-            conn.closed_at = time.monotonic()
-            conn.done.set()
+        conn = Conn(ws, next(self._conn_ids), route == "market", mode == "stream")
+        self._subscribe(conn, initial)
+        return conn
 
-    async def _on_message(self, conn: _Conn, message: str | bytes) -> bool:
-        """Answer one client message; False when the connection was closed for breaking a limit."""
-        now = time.monotonic()
-        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        conn.received.append((now, text))
-        conn.recent.append(now)
-        while now - conn.recent[0] >= 1.0:
-            conn.recent.popleft()
-        if len(conn.recent) > self.max_messages_per_second:
-            await conn.ws.close(1008, "Too many requests")
-            return False
-        try:
-            reply = self._reply(conn, text)
-        except _StreamLimit:
-            await conn.ws.close(1008, "Too many streams")
-            return False
-        await conn.ws.send(compact(reply))
-        return True
+    def _payload(self, conn: Conn, frame: Frame) -> bytes:
+        return frame.combined if conn.combined else frame.raw
 
-    def _reply(self, conn: _Conn, text: str) -> dict[str, Any]:
+    def _deliverable(self, conn: Conn, stream: str) -> bool:
+        return conn.routed and deliverable_name(stream)
+
+    def _replies(self, conn: Conn, text: str) -> list[str]:
+        return [compact(self._reply(conn, text))]
+
+    def _reply(self, conn: Conn, text: str) -> dict[str, Any]:
         try:
             request = json.loads(text)
         except ValueError:
@@ -448,64 +270,6 @@ class FakeBinance:
             return {"code": 2, "msg": UNKNOWN_METHOD.format(method), "id": request_id}
         return {"result": result, "id": request_id}
 
-    def _subscribe(self, conn: _Conn, names: list[str]) -> None:
-        new = [name for name in dict.fromkeys(names) if name not in conn.streams]
-        if len(conn.streams) + len(new) > self.max_streams:
-            raise _StreamLimit
-        for name in new:
-            conn.streams[name] = None
-            if conn.routed and deliverable_name(name):
-                self._subscribers.setdefault(name, set()).add(conn)
-
-    def _unsubscribe(self, conn: _Conn, names: list[str]) -> None:
-        for name in names:
-            conn.streams.pop(name, None)
-            self._subscribers.get(name, set()).discard(conn)
-
-    def _open(self, conn_filter: Callable[[ConnectionInfo], bool] | None) -> list[_Conn]:
-        return [conn for conn in self._conns if conn.closed_at is None and conn.ws.state is State.OPEN
-                and (conn_filter is None or conn_filter(conn.snapshot()))]
-
-    def _send_now(self, frames: Sequence[Frame]) -> int:
-        """Queue the frames on their subscribers' protocols, then write each connection once (as
-        `websockets.broadcast` does, without its per-call overhead)."""
-        touched: dict[_Conn, None] = {}
-        delivered = 0
-        for frame in frames:
-            for conn in self._subscribers.get(frame.stream, ()):
-                if conn.ws.state is State.OPEN:
-                    conn.ws.protocol.send_text(frame.combined if conn.combined else frame.raw)
-                    touched[conn] = None
-                    delivered += 1
-        for conn in touched:
-            conn.ws.send_data()
-        return delivered
-
-    async def _send(self, frames: list[Frame], per_second: float | None) -> int:
-        """Send in slices: paced ones of ~10 ms, or unpaced ones of SLICE frames that wait while a
-        subscriber's write buffer is over BUFFER_HIGH bytes (a slow reader bounds memory, not speed)."""
-        loop, delivered = asyncio.get_running_loop(), 0
-        start, step = loop.time(), SLICE if per_second is None else max(1, int(per_second / 100))
-        for i in range(0, len(frames), step):
-            batch = frames[i:i + step]
-            if per_second is not None:  # no frame leaves before its time: frame k at start + k / per_second
-                await asyncio.sleep(max(0.0, start + (i + len(batch) - 1) / per_second - loop.time()))
-            while any(conn.ws.transport.get_write_buffer_size() > BUFFER_HIGH for conn in self._open(None)):
-                await asyncio.sleep(0.001)
-            delivered += self._send_now(batch)
-        return delivered
-
-    async def _drop(self, clean: bool, code: int, reason: str,
-                    conn_filter: Callable[[ConnectionInfo], bool] | None) -> int:
-        targets = self._open(conn_filter)
-        for conn in targets:
-            if not clean:
-                conn.ws.transport.abort()
-        if clean:
-            await asyncio.gather(*(conn.ws.close(code, reason) for conn in targets))
-        await asyncio.wait_for(asyncio.gather(*(conn.done.wait() for conn in targets)), 2.0)
-        return len(targets)
-
     # ---- WebSocket control (thread-safe)
 
     def push(self, stream: str, event: Event) -> int:
@@ -516,9 +280,8 @@ class FakeBinance:
         """Deliver many frames in order: all in one loop turn, or paced at `per_second` frames a second.
 
         Pass frames from `encode()`/`synthetic_frames()` to keep serialization out of the measurement."""
-        encoded = [frame if isinstance(frame, Frame) else encode(*frame) for frame in frames]
-        timeout = 60.0 if per_second is None else 60.0 + len(encoded) / per_second
-        return self._run(self._send(encoded, per_second), timeout)
+        return self.push_frames((frame if isinstance(frame, Frame) else encode(*frame) for frame in frames),
+                                per_second)
 
     def push_force_order(self, symbol: str, side: str, price: Number, qty: Number, trade_time_ms: int,
                          **options: Any) -> int:
@@ -544,69 +307,22 @@ class FakeBinance:
         event = agg_trade_event(symbol, price, qty, buyer_is_maker, trade_time_ms, **options)
         return self.push(f"{symbol.lower()}@aggTrade", event)
 
-    def push_raw(self, conn_filter: Callable[[ConnectionInfo], bool] | None, text: str) -> int:
-        """Send arbitrary text to every open connection accepted by `conn_filter` (None: all of them)."""
-        def send() -> int:
-            targets = self._open(conn_filter)
-            broadcast([conn.ws for conn in targets], text)
-            return len(targets)
-        return self._call(send)
-
-    def drop_connections(self, *, clean: bool = False, code: int = 1000, reason: str = "",
-                         conn_filter: Callable[[ConnectionInfo], bool] | None = None) -> int:
-        """Close open connections: abruptly (TCP closed, no close frame) or cleanly with `code`.
-        Returns once the server has finished with them."""
-        return self._run(self._drop(clean, code, reason, conn_filter))
-
-    def refuse_connections(self, seconds: float, status: int = 503) -> None:
-        """Answer WebSocket handshakes with HTTP `status` for the next `seconds`."""
-        def refuse() -> None:
-            self._refuse_until, self._refuse_status = time.monotonic() + seconds, status
-        self._call(refuse)
-
-    def connections(self) -> list[ConnectionInfo]:
-        """Every connection so far, open or closed, in connection order."""
-        return self._call(lambda: [conn.snapshot() for conn in self._conns])
-
-    def subscriptions(self) -> set[str]:
-        """The stream names a push would reach now (routed, deliverable, on an open connection)."""
-        return self._call(lambda: {name for name, conns in self._subscribers.items()
-                                   if any(conn.ws.state is State.OPEN for conn in conns)})
-
-    def connection_attempts(self) -> list[float]:
-        """Monotonic times of every WebSocket handshake attempt, refused ones included."""
-        return self._call(lambda: list(self._attempts))
-
-    def wait_until_subscribed(self, *streams: str, timeout: float = 5.0) -> None:
-        """Block until every one of `streams` would be delivered by a push (TimeoutError otherwise)."""
-        deadline = time.monotonic() + timeout
-        while not set(streams) <= self.subscriptions():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not subscribed in {timeout} s: {sorted(set(streams) - self.subscriptions())}")
-            time.sleep(0.01)
-
     # ---- REST server
 
-    async def _rest(self, request: web.Request) -> web.Response:
-        at, path, query = time.monotonic(), request.path, dict(request.query)
-        now = self._wall_clock()
+    def _limit(self, path: str, now: float) -> web.Response | None:
         if int(now // 60) != self._weight_minute:
             self._weight_minute, self._weight_used = int(now // 60), 0
         weight = WEIGHTS.get(path, 0)
         self._weight_used += weight
-        response = self._refusal(path, weight, now) or self._answer(path, query, now)
-        response.headers["X-MBX-USED-WEIGHT-1M"] = str(self._weight_used)
-        self._requests.append(RequestRecord(at, request.method, path, query, response.status))
-        return response
-
-    def _refusal(self, path: str, weight: int, now: float) -> web.Response | None:
         if weight and self._weight_used > self.weight_limit_per_minute:
-            return failure_response(_Failure(429, math.ceil(60 - now % 60), None, None))
-        for failure in self._failures:
-            if failure.path is None or failure.path == path:
-                self._failures.remove(failure)
-                return failure_response(failure)
+            return failure_response(Failure(429, math.ceil(60 - now % 60), None, None))
         return None
+
+    def _annotate(self, response: web.Response) -> None:
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(self._weight_used)
+
+    def _failure_response(self, failure: Failure) -> web.Response:
+        return failure_response(failure)
 
     def _answer(self, path: str, query: dict[str, str], now: float) -> web.Response:
         if path == "/fapi/v1/exchangeInfo":
@@ -671,16 +387,6 @@ class FakeBinance:
         ordered = sorted(rows, key=lambda row: row["timestamp"])
         self._call(self._series.__setitem__, (endpoint, symbol, period), ordered)
 
-    def fail_next(self, n: int = 1, status: int = 429, retry_after: int | None = 2, path: str | None = None,
-                  body: str | None = None) -> None:
-        """Answer the next `n` REST requests (to `path` only, if given) with `status` and `Retry-After`.
-        `body` replaces the JSON error body with that text (a non-JSON answer, e.g. an HTML error page)."""
-        self._call(self._failures.extend, [_Failure(status, retry_after, path, body)] * n)
-
-    def requests(self, path: str | None = None) -> list[RequestRecord]:
-        """The REST requests so far (to `path` only, if given), with monotonic arrival times."""
-        return self._call(lambda: [record for record in self._requests if path is None or record.path == path])
-
 
 def property_error(method: str, params: Any) -> dict[str, Any] | None:
     """The error reply for a bad SET_PROPERTY/GET_PROPERTY request, or None if it is valid."""
@@ -694,20 +400,11 @@ def property_error(method: str, params: Any) -> dict[str, Any] | None:
     return None
 
 
-def compact(data: Any) -> str:
-    """JSON without spaces, as Binance sends it."""
-    return json.dumps(data, separators=(",", ":"))
-
-
-def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=compact)
-
-
 def binance_error(code: int, msg: str, status: int = 400) -> web.Response:
     return json_reply({"code": code, "msg": msg}, status)
 
 
-def failure_response(failure: _Failure) -> web.Response:
+def failure_response(failure: Failure) -> web.Response:
     headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
     if failure.body is not None:
         return web.Response(status=failure.status, text=failure.body, content_type="text/html", headers=headers)

@@ -54,7 +54,8 @@ def adversarial_events(seed: int = 3) -> dict[str, pd.DataFrame]:
                                   "open_interest": 1000.0 + np.arange(len(tick_ts))})
             frame.loc[rng.random(len(frame)) < 0.2, "mark_price"] = np.nan
             ticker.append(frame)
-    frames = {"liquidations": pd.concat(liq, ignore_index=True), "derivative_ticker": pd.concat(ticker, ignore_index=True)}
+    frames = {"liquidations": pd.concat(liq, ignore_index=True),
+              "derivative_ticker": pd.concat(ticker, ignore_index=True)}
     for frame in frames.values():
         delay = rng.integers(1_000, 200_000, len(frame))
         late = rng.random(len(frame)) < 0.05

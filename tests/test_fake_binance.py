@@ -113,7 +113,7 @@ def test_statistics_rows_have_the_documented_fields_and_ratios():
 # ---------------------------------------------------------------- lifecycle
 
 def test_start_stop_leaves_no_thread_or_listening_socket():
-    threads = set(threading.enumerate())  # a thread of an earlier test may still be ending: not counted
+    threads = set(threading.enumerate())  # another test's worker may end meanwhile: compare sets
     with FakeBinance() as fake:
         ports = [int(fake.ws_url.rsplit(":", 1)[1]), int(fake.rest_url.rsplit(":", 1)[1])]
         assert fake.ws_url.startswith("ws://127.0.0.1:") and fake.rest_url.startswith("http://127.0.0.1:")
@@ -123,7 +123,7 @@ def test_start_stop_leaves_no_thread_or_listening_socket():
                 await asyncio.to_thread(fake.stop)
                 assert await closed_code(ws) == 1001
         run(open_connection_is_closed_going_away())
-    assert set(threading.enumerate()) <= threads  # every thread the fake started is gone
+    assert set(threading.enumerate()) <= threads
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -71,7 +71,7 @@ def utc(us: int) -> pd.Timestamp:
 def test_flat_layout_reads_plain_and_gzip_files(tmp_path):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0 + 10 * MINUTE), gz=True)
     liq_file(tmp_path, 0, "BTCUSDT", liq_lines(2, T0 + 20 * MINUTE, "BTCUSDT"))
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     assert counts_by(frame, "exchange", "symbol") == {(EXCHANGE, "BTCUSDT"): 2, (EXCHANGE, "ETHUSDT"): 3}
     assert set(frame["freq"]) == {"15m"}
     eth = frame[frame["symbol"] == "ETHUSDT"]
@@ -85,7 +85,7 @@ def test_notebook_layout_is_found_recursively(tmp_path):
     liq_file(tmp_path / "liquidations", 0, "ETHUSDT", liq_lines(4, T0 + 5 * MINUTE), gz=True)
     trades = [liq_line(T0 + 5 * MINUTE + i * SECOND, side="sell", price=2400.0, amount=0.5 + i) for i in range(5)]
     liq_file(tmp_path / "trades", 0, "ETHUSDT", trades, channel="trades", gz=True)
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     assert len(frame) == 1
     row = frame.iloc[0]
     assert row["symbol"] == "ETHUSDT"
@@ -162,7 +162,7 @@ def three_days(tmp_path) -> Path:
     (date(2025, 10, 3), date(2025, 10, 3), [2]),
 ])
 def test_from_to_filter_on_file_dates_is_inclusive(three_days, start, end, days):
-    frame = replay(three_days, freq="1h", start=start, end=end)
+    frame = replay(three_days, freq="1h", start=start, end=end).reset_index()
     assert frame["all_count"].sum() == sum(k + 1 for k in days)
     with_events = frame[frame["all_count"] > 0]
     assert sorted(with_events["bar_start"]) == [utc(T0 + k * DAY + 10 * 60 * MINUTE) for k in days]
@@ -185,7 +185,7 @@ def test_grouped_and_per_symbol_file_count_a_symbol_once(tmp_path):
     own = liq_file(tmp_path, 0, "ETHUSDT", liq_lines(7, T0 + MINUTE + 250_000), gz=True)
     # day 1: only the grouped file: its ETH rows count again
     liq_file(tmp_path, 1, "PERPETUALS", liq_lines(3, T0 + DAY + MINUTE))
-    frame = replay(tmp_path, freq="15m")
+    frame = replay(tmp_path, freq="15m").reset_index()
     day0 = frame[frame["bar_start"] < utc(T0 + DAY)]
     with gzip.open(own, "rt") as handle:
         own_rows = len(handle.read().splitlines()) - 1
@@ -203,7 +203,7 @@ def test_row_before_midnight_in_next_days_file(tmp_path, lateness, late):
     next_day = [liq_line(midnight - 500_000, price=2500.0, amount=2.0, arrival=midnight + SECOND),
                 liq_line(midnight + 5 * MINUTE)]
     liq_file(tmp_path, 1, "ETHUSDT", next_day)
-    frame = replay(tmp_path, freq="15m", lateness=lateness).set_index("bar_start")
+    frame = replay(tmp_path, freq="15m", lateness=lateness)
     last_of_day = frame.loc[utc(midnight - 15 * MINUTE)]
     first_of_next = frame.loc[utc(midnight)]
     assert frame["late_events"].sum() == int(late)
@@ -241,7 +241,6 @@ def ticker_file(folder: Path, lines: list[str]) -> Path:
 
 
 def check_ticker_frame(frame: pd.DataFrame) -> None:
-    frame = frame.set_index("bar_start")
     assert list(frame.index) == [utc(T0 + k * 15 * MINUTE) for k in range(4)]
     oi = frame["open_interest"].to_numpy()
     assert math.isnan(oi[0])
@@ -332,12 +331,42 @@ BAD_ROWS = {
                           "side", "unknown side"),
     "empty-price": (10, 5, set_field("price", ""),
                     "price", "must be a positive number"),
-    "zero-amount": (10, 2, set_field("amount", "0"),
-                    "amount", "must be a positive number"),
+    "zero-price": (10, 2, set_field("price", "0"),
+                   "price", "must be a positive number"),
+    "negative-amount": (10, 2, set_field("amount", "-0.5"),
+                        "amount", "must be a finite number >= 0"),
+    "nan-amount": (10, 8, set_field("amount", "nan"),
+                   "amount", "must be a finite number >= 0"),
+    "inf-amount": (10, 3, set_field("amount", "inf"),
+                   "amount", "must be a finite number >= 0 (got inf)"),
     "bad-timestamp": (10, 6, set_field("timestamp", "12:00"),
                       "timestamp", "not a number (got '12:00')"),
     "arrival-backwards": (10, 7, backwards, "local_timestamp", "goes back in time"),
 }
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["csv", "gz"])
+def test_zero_amounts_are_events_that_add_zero(tmp_path, gz):
+    """Issue 12.1: a held-out day of trades stopped at `field 'amount': must be a positive number
+    (got 0.0)`. A zero amount is data: the event counts and adds 0 (liquidations and trades)."""
+    lines = good_lines(10)
+    for i in (2, 7):
+        lines[i] = replace_field(lines[i], "amount", "0" if i == 2 else "0.0")
+    path = liq_file(tmp_path, 0, "ETHUSDT", lines, gz=gz)
+    liq_file(tmp_path, 0, "ETHUSDT", lines, channel="trades", gz=gz)
+    expected = sum(float(line.split(",")[-1]) for line in lines)
+    frame = replay(tmp_path, freq="1h")
+    assert frame["all_count"].sum() == 10 and frame["n_events"].sum() == 20
+    assert frame["all_qty"].sum() == pytest.approx(expected)
+    assert frame["volume_qty"].sum() == pytest.approx(expected)
+    assert frame["all_max"].min() >= 0 and frame["late_events"].sum() == 0
+    only_zero = good_lines(1)
+    only_zero[0] = replace_field(only_zero[0], "amount", "0")
+    liq_file(tmp_path / "zero", 0, "ETHUSDT", only_zero, gz=gz)
+    [row] = replay(tmp_path / "zero", freq="1h").to_dict("records")
+    assert (row["all_count"], row["all_qty"], row["all_notional"]) == (1, 0.0, 0.0)
+    assert math.isnan(row["all_vwap"]) and math.isnan(row["imbalance"])  # no notional: undefined
+    assert engine().process(pd.read_csv(path))["all_count"].sum() == 2 * 10  # the pandas API too (two frequencies)
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["csv", "gz"])
@@ -500,6 +529,36 @@ def test_invalid_frequency(tmp_path, freq, hint):
         LiquidationFactorEngine(resample_freq=freq)
 
 
+def test_frequency_message_says_each_thing_once():
+    """Issue 12.8: the `7m` message repeated "it must divide one day evenly"."""
+    with pytest.raises(InputError) as info:
+        parse_freq("7m")
+    message = str(info.value)
+    assert message.count("divide one day evenly") == 1
+    assert "6m or 8m" in message  # the nearest frequencies that work, in the unit given
+    with pytest.raises(InputError) as info:
+        parse_freq("abc")
+    assert str(info.value).count("one day evenly") == 1
+
+
+def test_from_later_than_to_says_so(three_days):
+    with pytest.raises(InputError, match=r"^--from 2025-10-03 is later than --to 2025-10-01"):
+        replay(three_days, start="2025-10-03", end="2025-10-01")
+
+
+def test_empty_file_says_empty_file(tmp_path):
+    liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0))
+    empty = tmp_path / f"{EXCHANGE}_liquidations_{day_name(1)}_ETHUSDT.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=rf"^{empty}: empty file"):
+        replay(tmp_path)
+    empty.unlink()
+    empty_gz = tmp_path / f"{EXCHANGE}_liquidations_{day_name(1)}_ETHUSDT.csv.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    with pytest.raises(InputError, match=rf"^{empty_gz}: empty file"):
+        replay(tmp_path)
+
+
 @pytest.mark.parametrize("lateness", ["abc", "-5s", "5 parsecs", "5d", -1])
 def test_invalid_lateness(tmp_path, lateness):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(1, T0))
@@ -566,6 +625,8 @@ def pandas_case(name: str) -> pd.DataFrame:
         frame.loc[7, "price"] = 0.0
     elif name == "negative-price":
         frame.loc[7, "price"] = -5.0
+    elif name in ("negative-amount", "nan-amount", "inf-amount"):
+        frame.loc[7, "amount"] = {"negative-amount": -1.0, "nan-amount": np.nan, "inf-amount": np.inf}[name]
     elif name == "text-price":
         frame["price"] = frame["price"].astype(object)
         frame.loc[7, "price"] = "abc"
@@ -582,11 +643,39 @@ def pandas_case(name: str) -> pd.DataFrame:
     ("zero-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number "
                    r"\(got (np\.float64\()?0\.0"),
     ("negative-price", r"^liquidations frame: row 7 \(index 7\): field 'price': must be a positive number"),
+    ("negative-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
+    ("nan-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
+    ("inf-amount", r"^liquidations frame: row 7 \(index 7\): field 'amount': must be a finite number >= 0"),
     ("text-price", r"^liquidations frame: row 7 \(index 7\): field 'price': not a number \(got 'abc'\)"),
 ])
 def test_pandas_api_bad_input(case, pattern):
     with pytest.raises(InputError, match=pattern):
         engine().process(pandas_case(case))
+
+
+@pytest.mark.parametrize(("unit", "field", "pattern"), [
+    ("ms", "timestamp", r"field 'timestamp': decodes to year 1970, outside 2009-2100: the column looks like "
+                        r"milliseconds; it must be microseconds"),
+    ("s", "timestamp", r"field 'timestamp': .*the column looks like seconds"),
+    ("ns", "timestamp", r"field 'timestamp': decodes to year 57\d\d\d, .*the column looks like nanoseconds"),
+    ("ms", "local_timestamp", r"field 'local_timestamp': .*the column looks like milliseconds"),
+    ("us-as-ns", "index", r"field 'index': decodes to year 1970, .*microseconds read as nanoseconds "
+                          r"\(pd.to_datetime's default: pass unit='us'\)"),
+    ("s-as-us", "index", r"field 'index': .*seconds read as microseconds \(pass unit='s'\)"),
+])
+def test_pandas_api_times_in_a_wrong_unit(unit, field, pattern):
+    """Issue 12.8: times that decode outside 2009-2100 name the column and the likely unit."""
+    raw = liq_frame(20)
+    scale = {"ms": 1 / 1000, "s": 1 / 10**6, "ns": 1000}
+    if field == "index":
+        frame = raw[["side", "price", "amount"]]
+        values = raw["timestamp"] if unit == "us-as-ns" else raw["timestamp"] // 10**6
+        frame.index = pd.to_datetime(values, unit="ns" if unit == "us-as-ns" else "us")
+    else:
+        frame = raw.copy()
+        frame[field] = (frame[field] * scale[unit]).astype(np.int64)
+    with pytest.raises(InputError, match=r"^liquidations frame: row 0 .*" + pattern):
+        engine().process(frame)
 
 
 def test_pandas_api_needs_times():
@@ -613,3 +702,57 @@ def test_freq_column_holds_canonical_names(tmp_path):
     liq_file(tmp_path, 0, "ETHUSDT", liq_lines(3, T0))
     frame = replay(tmp_path, freq="15min,60m,15T")  # 15T repeats 15min
     assert list(dict.fromkeys(frame["freq"])) == ["15m", "1h"]
+
+
+# -- 8. the notebook path never splits a symbol (issue 12.5) ----------------------------------
+def ticker_frame(symbols: tuple[str, ...] = ("ETHUSDT",), exchange: str = EXCHANGE) -> pd.DataFrame:
+    """Raw Tardis ticker columns: one mark price a minute for each symbol over 6 hours."""
+    ts = T0 + np.arange(360) * MINUTE
+    return pd.concat([pd.DataFrame({"exchange": exchange, "symbol": s, "timestamp": ts, "local_timestamp": ts + DELAY,
+                                    "mark_price": 2400.0 + np.arange(360) % 7, "index_price": 2400.0})
+                      for s in symbols], ignore_index=True).sort_values("local_timestamp", kind="stable")
+
+
+def notebook_liq(raw: pd.DataFrame) -> pd.DataFrame:
+    """What the notebook does: exchange time as the index, `symbol` and `exchange` dropped."""
+    frame = raw[raw["symbol"] == "ETHUSDT"]
+    return frame[["side", "price", "amount"]].set_index(pd.to_datetime(frame["timestamp"], unit="us"))
+
+
+def test_a_frame_without_symbol_takes_it_from_the_other_frames():
+    """The notebook's liq_df lacks symbol/exchange; beside a raw Tardis ticker_df it used to give two
+    series, `unknown/UNKNOWN` with the liquidations and `binance-futures/ETHUSDT` with the prices."""
+    raw = liq_frame(200)
+    out = LiquidationFactorEngine(resample_freq="1h").process(notebook_liq(raw), ticker_df=ticker_frame())
+    assert set(zip(out["exchange"], out["symbol"], strict=True)) == {(EXCHANGE, "ETHUSDT")}
+    assert out["all_count"].sum() == (raw["symbol"] == "ETHUSDT").sum()
+    assert out["close"].notna().all()
+    named = LiquidationFactorEngine(resample_freq="1h", exchange=EXCHANGE, symbol="ethusdt").process(
+        notebook_liq(raw), ticker_df=ticker_frame())
+    assert_rows_equal(named, out, exact=True)
+
+
+def test_a_frame_without_symbol_beside_several_symbols_stops_and_says_what_to_pass():
+    with pytest.raises(InputError, match=r"^liquidations frame has no 'symbol' column, and the other frames hold "
+                                         r"2 symbol values \(BTCUSDT, ETHUSDT\): pass "
+                                         r"LiquidationFactorEngine\(symbol=\.\.\.\)"):
+        LiquidationFactorEngine(resample_freq="1h").process(notebook_liq(liq_frame(50)),
+                                                            ticker_df=ticker_frame(("ETHUSDT", "BTCUSDT")))
+    two_venues = pd.concat([ticker_frame(), ticker_frame(exchange="bybit")], ignore_index=True)
+    with pytest.raises(InputError, match=r"no 'exchange' column, and the other frames hold 2 exchange values"):
+        LiquidationFactorEngine(resample_freq="1h", symbol="ETHUSDT").process(
+            notebook_liq(liq_frame(50)), ticker_df=two_venues.sort_values("local_timestamp", kind="stable"))
+    out = LiquidationFactorEngine(resample_freq="1h", exchange=EXCHANGE, symbol="ETHUSDT").process(
+        notebook_liq(liq_frame(50)), ticker_df=ticker_frame(("ETHUSDT", "BTCUSDT")))
+    assert set(out["symbol"]) == {"ETHUSDT", "BTCUSDT"} and out["close"].notna().all()
+
+
+def test_replay_and_process_return_the_same_frame_shape(tmp_path):
+    raw = liq_frame(100)
+    lines = [",".join(str(v) for v in row) for row in raw[LIQ_COLUMNS].itertuples(index=False)]
+    liq_file(tmp_path, 0, "PERPETUALS", lines)
+    from_files = replay(tmp_path, freq="15m,1h", z_windows=(4,), pct_windows=(6,))
+    from_frame = engine().process(raw)
+    assert from_files.index.name == from_frame.index.name == "bar_start"
+    assert list(from_files.columns) == list(from_frame.columns)
+    assert_rows_equal(from_files, from_frame, exact=True)

@@ -56,3 +56,17 @@ def test_nothing_below_the_command_line_imports_it(path):
 def test_the_import_scan_sees_relative_imports():
     found = _imports(PACKAGE / "engine" / "close.py")
     assert "streamliq.engine.config" in found and "streamliq.engine.features.sides" in found
+
+
+def test_the_factor_reference_lives_in_the_repository_and_names_every_column():
+    """Issue 12.7: a user's clone has no ../shared/FACTORS.md; docs/factors.md describes every column."""
+    from streamliq.engine.config import FactorConfig
+
+    root = PACKAGE.parent
+    reference = (root / "docs" / "factors.md").read_text(encoding="utf-8")
+    columns = FactorConfig.build(metrics=True).columns()
+    missing = [c for c in columns if f"`{c}`" not in reference and f"`{c}," not in reference]
+    assert not missing, f"docs/factors.md does not describe {missing}"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "](docs/factors.md)" in readme
+    assert "../shared/" not in readme.replace("../shared/realdata", "")  # links a clone cannot follow

@@ -15,12 +15,12 @@ from streamliq.badinput import BadInputCounter
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
 from streamliq.engine.events import BUY, SELL
-from streamliq.live.binance import BinanceNormalizer
-from streamliq.live.buffer import EventBuffer
 from streamliq.live.core import LiveCore
 from streamliq.live.recorded import RecordedReplay
 from streamliq.live.records import RecordWriter
 from streamliq.tardis_replay import Replay
+from streamliq.venues.binance import BinanceNormalizer
+from streamliq.venues.buffer import EventBuffer
 
 FORCE_ORDER = ('{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":1781416603268,"o":{"s":"BTCUSDT",'
                '"S":"BUY","o":"LIMIT","f":"IOC","q":"0.002","p":"64562.50","ap":"64310.60","X":"FILLED",'
@@ -65,6 +65,16 @@ def test_mark_price_array_and_agg_trade():
     assert all(math.isnan(x) for x in [*ticker.last_price, *ticker.open_interest])
     assert (trades.side.tolist(), trades.price.tolist(), trades.amount.tolist()) == ([SELL], [83091.7], [0.022])
     assert trades.ts.tolist() == [1791382992338_000]
+
+
+def test_zero_amounts_are_events_negative_amounts_are_bad():
+    """A forceOrder or aggTrade with quantity 0 is an event adding 0 (as in Tardis files)."""
+    zero_liq = FORCE_ORDER.replace('"z":"0.002"', '"z":"0"')
+    zero_trade = AGG_TRADE.replace('"q":"0.022"', '"q":"0.0"')
+    negative = FORCE_ORDER.replace('"z":"0.002"', '"z":"-0.002"')
+    batches, bad = normalize(zero_liq, zero_trade, negative)
+    assert sorted((b.channel, b.amount.tolist()) for b in batches) == [("liquidations", [0.0]), ("trades", [0.0])]
+    assert dict(bad.counts) == {"bad number in forceOrder.o.z": 1}
 
 
 def test_bad_frames_are_counted_by_kind_and_skipped(caplog):

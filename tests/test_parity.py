@@ -93,13 +93,13 @@ def test_liquidations_only_and_zero_lateness(events, tmp_path):
 
 
 def test_replay_data_matches_reference():
-    """The bundled real sample (two January 2025 days, 4 symbols, both frequencies)."""
-    symbols = ["SPELLUSDT", "ACHUSDT", "BTCUSDT", "ETHUSDT"]
+    """The bundled real sample (two contiguous December 2025 days, 5 symbols, both frequencies)."""
+    symbols = ["ONTUSDT", "ATUSDT", "DASHUSDT", "BTCUSDT", "币安人生USDT"]
     data = Path(__file__).resolve().parent.parent / "replay_data"
-    actual = replay(data, freq="15m,1h", symbols=symbols, start="2025-01-26", end="2025-01-27")
+    actual = replay(data, freq="15m,1h", symbols=symbols, start="2025-12-27", end="2025-12-28")
     files = {}
     for channel in ("liquidations", "derivative_ticker", "trades"):
-        paths = sorted(p for p in data.rglob(f"*_{channel}_2025-01-2[67]_*.csv.gz"))
+        paths = sorted(p for p in data.rglob(f"*_{channel}_2025-12-2[78]_*.csv.gz"))
         frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
         frame = frame[frame["symbol"].isin(symbols)].sort_values("local_timestamp", kind="stable")
         files[channel] = frame.reset_index(drop=True)

@@ -142,6 +142,27 @@ def test_scheduler_address_and_a_rerun_into_the_same_folder(data, scheduler, tmp
     assert_rows_equal(_dataset(out), expected, exact=True)
 
 
+def test_venue_units_and_instruments_reach_the_workers(scheduler, tmp_path):
+    """Contract venues in grouped and per-symbol files, with an --instruments override: the
+    workers convert exactly as the single-process replay."""
+    from venue_data import make_venue_events, write_venue_files
+
+    data = write_venue_files(make_venue_events(hours=2), tmp_path / "data")
+    specs = tmp_path / "specs.csv"
+    specs.write_text("exchange,symbol,base,kind,contract_value,base_per_unit\n"
+                     "okex-swap,BTC-USDT-SWAP,BTC,linear,0.001,1\n")
+    expected = _single(data, tmp_path / "single.parquet", "--instruments", str(specs))
+    out = tmp_path / "factors"
+    proc = cli("replay", "--data-dir", str(data), "--instruments", str(specs), "--scheduler", scheduler,
+               "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    actual = _dataset(out)
+    assert_rows_equal(actual, expected, exact=True)
+    shipped = _single(data, tmp_path / "shipped.parquet")  # 0.01 BTC a contract
+    okx = [rows.loc[rows["symbol"] == "BTC-USDT-SWAP", "all_notional"].sum() for rows in (actual, shipped)]
+    assert okx[0] == pytest.approx(okx[1] / 10, rel=1e-9) and okx[0] > 0
+
+
 @pytest.mark.parametrize("tasks", [[], ["--tasks", "1"]])
 def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys, tasks):
     """AAAUSDT's file of day 1 holds an arrival of day 2 at 01:00, so BBBUSDT's 00:15:01 arrival
@@ -219,6 +240,24 @@ def test_skipped_bad_rows_are_counted_as_in_a_single_replay(data, scheduler, tmp
     skipped = [line for line in expected_err.splitlines() if line.startswith("skipped ")]
     assert skipped == ["skipped 2 bad rows: 2 price: not a number"]
     assert skipped[0] in err.splitlines()
+
+
+def test_missing_and_unreadable_files_give_the_gaps_of_a_single_replay(data, scheduler, tmp_path):
+    """Issue 12.2: the symbol tasks mark the same days `gap` as the single-process replay."""
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    (folder / f"{EXCHANGE}_trades_2025-10-02_ETHUSDT.csv.gz").unlink()  # a missing day of one symbol
+    grouped = folder / f"{EXCHANGE}_liquidations_2025-10-03_PERPETUALS.csv.gz"
+    grouped.write_bytes(grouped.read_bytes()[:200])  # truncated: the day is missing for every symbol
+    single = _single(folder, tmp_path / "single.parquet", "--skip-bad-rows", "--freq", "1h")
+    gaps = single[single["gap"]].groupby("symbol")["bar_start"].count().to_dict()
+    assert gaps == {"ETHUSDT": 48, **{s: 24 for s in SYMBOLS[1:]}}
+    out = tmp_path / "factors"
+    proc = cli("replay", "--data-dir", str(folder), "--skip-bad-rows", "--freq", "1h", "--scheduler", scheduler,
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert_rows_equal(_dataset(out), single, exact=True)
+    assert "days without data, their bars marked gap = true:" in proc.stderr
 
 
 def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ def run_dirs(events, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def with_metrics(run_dirs) -> pd.DataFrame:
     tardis, dumps = run_dirs
-    return replay(tardis, freq=FREQS, metrics_dir=dumps)
+    return replay(tardis, freq=FREQS, metrics_dir=dumps).reset_index()
 
 
 def expected_section7(dumps: Path, bars: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +71,7 @@ def test_replay_section7_equals_an_independent_asof_computation(run_dirs, with_m
 def test_metric_rows_join_the_liquidation_rows(run_dirs, with_metrics):
     """The same rows as without metrics (plus metric-only bars); only n_events counts more."""
     tardis, _ = run_dirs
-    without = replay(tardis, freq=FREQS)
+    without = replay(tardis, freq=FREQS).reset_index()
     assert set(with_metrics.columns) - set(without.columns) == set(SECTION7)
     assert list(with_metrics.columns[-7:]) == SECTION7
     merged = without.merge(with_metrics, on=KEY, suffixes=("", "_m"), validate="one_to_one")

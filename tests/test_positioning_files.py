@@ -305,7 +305,7 @@ def test_metrics_outside_the_replayed_days_are_not_read_into_rows(tmp_path):
     write_vision_day(tmp_path / "m", "ETHUSDT", "2025-09-30")
     write_vision_day(tmp_path / "m", "ETHUSDT", "2025-10-01", seed=4)
     write_vision_day(tmp_path / "m", "ETHUSDT", "2025-10-02", seed=5)
-    frame = replay(tmp_path / "tardis", freq="1h", metrics_dir=tmp_path / "m")
+    frame = replay(tmp_path / "tardis", freq="1h", metrics_dir=tmp_path / "m").reset_index()
     assert frame["bar_start"].min() == pd.Timestamp("2025-10-01", tz="UTC")
     assert frame["bar_end"].max() == pd.Timestamp("2025-10-02", tz="UTC")
     assert frame["n_events"].sum() == 1 + 288  # the 23:55 row of 09-30 is published at 00:00 on 10-01

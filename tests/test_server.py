@@ -207,7 +207,7 @@ def test_latest_and_since_endpoints():
                                              "or epoch milliseconds"),
                 ("/factors?limit=0", "limit '0': use a positive whole number"),
                 ("/factors/latest?freq=15M", "invalid frequency '15M': 'M' means months; use '15m' or '15min' "
-                                             "for minutes."),
+                                             "for minutes; accepted forms"),
             ):
                 async with session.get(base + path) as response:
                     assert response.status == 400

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from ..engine.config import FactorConfig
+from ..sources.coverage import describe_missing
 from ..tardis_replay import Replay, ReplayStats
 
 
@@ -23,6 +24,16 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                         "for the FACTORS.md section 7 columns")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="count and skip malformed rows instead of stopping at the first")
+    add_venue_arguments(p)
+
+
+def add_venue_arguments(p: argparse.ArgumentParser) -> None:
+    """Contract specs and cross-venue aggregate rows (FACTORS.md sections 9 and 10)."""
+    p.add_argument("--instruments", metavar="FILE",
+                   help="CSV of contract specs (exchange,symbol,base,kind,contract_value,base_per_unit) that "
+                        "adds to or overrides the table shipped with streamliq")
+    p.add_argument("--aggregate", action="store_true",
+                   help="add one row per coin and bar across all venues and instruments (exchange 'all')")
 
 
 def add_replay_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +48,7 @@ def open_replay(args: argparse.Namespace, config: FactorConfig,
     return Replay(args.data_dir, config, exchange=args.exchange,
                   symbols=args.symbols.split(",") if args.symbols else None,
                   start=args.start, end=args.end, skip_bad_rows=args.skip_bad_rows, on_progress=on_progress,
-                  metrics_dir=args.metrics_dir)
+                  metrics_dir=args.metrics_dir, instruments=args.instruments, aggregate=args.aggregate)
 
 
 FACTOR_DEFAULTS = FactorConfig().options()
@@ -77,6 +88,10 @@ def summary_text(stats: ReplayStats, out: str) -> str:
     if stats.metric_rows or stats.metric_duplicates:
         text += (f"\npositioning rows: {stats.metric_rows:,} read, {stats.metric_duplicates:,} exact duplicates "
                  f"dropped")
+    if stats.unreadable:
+        text += f"\nskipped {len(stats.unreadable):,} unreadable file(s): " + "; ".join(stats.unreadable)
+    if stats.missing:
+        text += "\ndays without data, their bars marked gap = true:\n" + describe_missing(stats.missing)
     if stats.bad_rows.total:
         kinds = "; ".join(f"{n:,} {kind}" for kind, n in stats.bad_rows.counts.most_common())
         text += f"\nskipped {stats.bad_rows.total:,} bad rows: {kinds}"

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         if args.metrics_dir:
             raise InputError("--metrics-dir is not supported with --scheduler/--workers yet; replay in one process")
+        if args.aggregate:
+            raise InputError("--aggregate is not supported with --scheduler/--workers (each task replays one "
+                             "symbol, an aggregate needs every venue's symbols of its coin); replay in one process")
         args.data_dir = str(Path(args.data_dir).resolve())  # the workers may run elsewhere
     replay = open_replay(args, config, on_progress=progress)
     if distributed:
@@ -65,7 +68,7 @@ def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
     if not args.quiet:
         core = replay.core
         print(f"streamliq replay: {sink.rows_written:,} rows from {replay.records:,} records "
-              f"({core.normalizer.messages:,} messages, {core.duplicates:,} duplicates dropped, "
+              f"({core.messages:,} messages, {core.duplicates:,} duplicates dropped, "
               f"{core.bad.total:,} bad) -> {args.out}", file=sys.stderr)
     return 0
 

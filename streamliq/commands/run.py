@@ -1,4 +1,4 @@
-"""`streamliq run`: the live Binance USD-M daemon (see streamliq/live/)."""
+"""`streamliq run`: the live daemon on one or more venues (see streamliq/live/ and streamliq/venues/)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,23 @@ from ..logfmt import use_logfmt
 from ..serving import ServingOptions, add_serving_arguments, build_sinks
 from ..sinks.append import AppendingFileSink
 from ..sinks.server import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
+from ..venues.registry import VENUES
 from .common import add_factor_arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the live daemon on Binance USD-M streams",
-                       description="Follow Binance USD-M liquidations (and mark prices, open interest, "
-                                   "trades) live and write one factor row per bar as it closes on the "
+    p = sub.add_parser("run", help="run the live daemon on the venues' streams",
+                       description="Follow liquidations (and mark prices, open interest, trades) live on "
+                                   f"{', '.join(VENUES)} and write one factor row per bar as it closes on the "
                                    "wall clock. Every flag can also be set in a TOML file (--config); "
                                    "flags win.")
     p.add_argument("--config", metavar="FILE", help="TOML file with the same keys as the long flags")
-    p.add_argument("--symbols", help="comma-separated symbols, e.g. btcusdt,ethusdt")
+    p.add_argument("--venues", help=f"comma-separated venues among {', '.join(VENUES)} (default: "
+                                    f"{DEFAULTS['venues']})")
+    p.add_argument("--symbols", help="comma-separated coins (BTC: each venue's perpetual), venue symbols "
+                                     "(btcusdt) or venue:SYMBOL for one venue (okx:BTC-USD-SWAP)")
     p.add_argument("--all-symbols", action="store_true", default=None,
-                   help="every USD-M symbol (!forceOrder@arr and !markPrice@arr@1s)")
+                   help="every Binance USD-M symbol (!forceOrder@arr and !markPrice@arr@1s)")
     p.add_argument("--channels", help=f"liquidations,ticker,trades,metrics (default: {DEFAULTS['channels']})")
     add_factor_arguments(p, defaults=None)
     p.add_argument("--out", help=f"output .jsonl, .csv, .parquet (a folder of parts) or - ; appended "
@@ -33,8 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", metavar="DIR", help="record every raw frame (gzip JSON lines, one file per hour)")
     p.add_argument("--state", metavar="FILE", help="checkpoint file: saved every minute and on exit, "
                                                    "resumed on start")
-    p.add_argument("--ws-url", help=f"websocket base URL (default: {DEFAULTS['ws_url']})")
-    p.add_argument("--rest-url", help=f"REST base URL (default: {DEFAULTS['rest_url']})")
+    p.add_argument("--aggregate", action="store_true", default=None,
+                   help="also one row per coin over every venue and instrument (exchange 'all')")
+    p.add_argument("--ws-url", help="websocket base URL of the only venue, or venue=url,... (default: the "
+                                    "venue's own)")
+    p.add_argument("--rest-url", help="REST base URL of the only venue, or venue=url,... (default: the venue's "
+                                      "own)")
     p.add_argument("--oi-interval", help=f"open-interest polling interval per symbol, 0 disables "
                                          f"(default: {DEFAULTS['oi_interval']})")
     p.add_argument("--metrics-period", help=f"period of the positioning statistics polled for the metrics "
@@ -92,7 +100,7 @@ def _summary(daemon: LiveDaemon, stats: LiveStats) -> str:
     core = daemon.core
     p50, p99 = stats.delay_percentiles()
     late = ", ".join(f"{n:,} ({freq})" for freq, n in core.engine.late_events().items())
-    text = (f"streamliq run: {stats.rows:,} rows from {core.normalizer.messages:,} messages; late events "
+    text = (f"streamliq run: {stats.rows:,} rows from {core.messages:,} messages; late events "
             f"{late}; reconnects {sum(c.stats.reconnects for c in daemon.connections)}; "
             f"bar-close delay p50 {p50:.3f} s, p99 {p99:.3f} s")
     if core.bad.total:

@@ -36,8 +36,8 @@ class Book:
         self.late = Pending()  # (inst, bar of arrival) of late events
         self.market = MarketCarry()
         self.positioning = PositioningCarry()
-        depth = max([*(2 * n for n in config.z_windows), *(n - 1 for n in config.pct_windows),
-                     *(w for w, _, _ in config.exceedance_pairs), 1])  # z sums use two blocks of N
+        depth = max([*config.z_windows, *(n - 1 for n in config.pct_windows),
+                     *(w for w, _, _ in config.exceedance_pairs), 1])
         self.rolling = RollingState(len(ROLLING_SERIES), depth)
         self.lookback = Lookback(config.bucket_pairs)
 

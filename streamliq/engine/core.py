@@ -22,6 +22,7 @@ from .book import Book
 from .close import close_book
 from .config import FactorConfig
 from .events import EventBatch, Instrument, MetricBatch
+from .features.aggregate import Aggregates, Members
 from .gaps import Outages
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)
@@ -30,7 +31,8 @@ NO_WATERMARK = int(np.iinfo(np.int64).min)
 class BarEngine:
     """Event-time bars for many instruments and frequencies in one pass (FACTORS.md)."""
 
-    def __init__(self, config: FactorConfig | None = None) -> None:
+    def __init__(self, config: FactorConfig | None = None, aggregates: Members | None = None) -> None:
+        """`aggregates` (instrument -> (coin, base_per_unit)) adds the FACTORS.md section 10 rows."""
         self.config = config or FactorConfig()
         self.columns = self.config.columns()
         self.instruments: list[Instrument] = []
@@ -39,6 +41,9 @@ class BarEngine:
         self.watermark = NO_WATERMARK
         self.events = 0
         self.outages = Outages()  # live feed outages and missing input: bars they overlap get gap = true
+        self.aggregates = None if aggregates is None else Aggregates(aggregates)
+        if self.aggregates is not None:
+            self.outages.members = self.aggregates.groups
 
     # -- input ------------------------------------------------------------------------------
     def feed(self, batch: EventBatch) -> None:
@@ -53,6 +58,14 @@ class BarEngine:
         seen = np.maximum.accumulate(np.maximum(batch.arrival, self.watermark))
         for book in self.books:
             book.add(batch, ids, seen, len(self.instruments))
+        union = self.aggregates.batch_for(batch) if self.aggregates is not None else None
+        if union is not None:  # the same events again as the aggregates' ("all", coin)
+            union_batch, taken = union
+            union_ids = self._instrument_ids(union_batch.instruments)[union_batch.instrument]
+            for book in self.books:
+                late_before = book.late_total  # members' late events are counted once
+                book.add(union_batch, union_ids, seen[taken], len(self.instruments))
+                book.late_total = late_before
 
     def _instrument_ids(self, instruments: tuple[Instrument, ...]) -> np.ndarray:
         ids = np.empty(len(instruments), np.int64)

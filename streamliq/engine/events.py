@@ -111,3 +111,15 @@ EventBatch = LiquidationBatch | TickerBatch | TradeBatch | MetricBatch
 BATCH_TYPES: dict[str, type[_Batch]] = {
     cls.channel: cls for cls in (LiquidationBatch, TickerBatch, TradeBatch, MetricBatch)
 }
+
+# What a liquidation or trade's numbers must be. A zero amount is data (Tardis files hold
+# such rows): the event counts and adds 0. A price of 0 or below, or an amount that is
+# negative, NaN or infinite, is bad input.
+VALUE_RULES = {"price": "must be a positive number", "amount": "must be a finite number >= 0"}
+
+
+def invalid_values(name: str, values: np.ndarray) -> np.ndarray:
+    """Mask of the `price` or `amount` values `VALUE_RULES` refuses (NaN included)."""
+    with np.errstate(invalid="ignore"):
+        ok = (values > 0) if name == "price" else (values >= 0)
+    return ~(ok & np.isfinite(values))

@@ -17,10 +17,8 @@ _UNIT_SECONDS = {
     "d": 86_400, "day": 86_400, "days": 86_400,
 }
 _FREQ_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]+)\s*$")
-ACCEPTED_FORMS = (
-    "<N>s, <N>m, <N>min, <N>T, <N>h, <N>H, <N>d, <N>D (e.g. 5s, 15m, 15min, 1h, 4h, 1d); "
-    "it must divide one day evenly"
-)
+ACCEPTED_FORMS = "<N>s, <N>m, <N>min, <N>T, <N>h, <N>H, <N>d, <N>D (e.g. 5s, 15m, 15min, 1h, 4h, 1d)"
+_FORMS = f"accepted forms are {ACCEPTED_FORMS}, dividing one day evenly"
 
 
 @dataclass(frozen=True, order=True)
@@ -50,20 +48,29 @@ def parse_freq(text: str) -> Freq:
     """Parse `15m`, `15min`, `1h`, `1D`, ... into a Freq; `M` (months) is refused."""
     match = _FREQ_RE.match(str(text))
     if not match:
-        raise InputError(f"invalid frequency {text!r}: accepted forms are {ACCEPTED_FORMS}")
+        raise InputError(f"invalid frequency {text!r}: {_FORMS}")
     count, unit = int(match.group(1)), match.group(2)
     if unit == "M":
         raise InputError(
             f"invalid frequency {text!r}: 'M' means months; use '{count}m' or '{count}min' "
-            f"for minutes. Accepted forms are {ACCEPTED_FORMS}"
+            f"for minutes; {_FORMS}"
         )
     size = _UNIT_SECONDS.get(unit.lower())
     if size is None or count <= 0:
-        raise InputError(f"invalid frequency {text!r}: accepted forms are {ACCEPTED_FORMS}")
+        raise InputError(f"invalid frequency {text!r}: {_FORMS}")
     seconds = count * size
     if seconds > SECONDS_PER_DAY or SECONDS_PER_DAY % seconds:
-        raise InputError(f"invalid frequency {text!r}: it must divide one day evenly ({ACCEPTED_FORMS})")
+        raise InputError(f"invalid frequency {text!r}: it must divide one day evenly, e.g. "
+                         f"{_neighbours(count, size)}; accepted forms are {ACCEPTED_FORMS}")
     return Freq(seconds)
+
+
+def _neighbours(count: int, size: int) -> str:
+    """The closest frequencies in the same unit that do divide a day (`6m or 8m` for `7m`)."""
+    fits = [n for n in range(1, SECONDS_PER_DAY // size + 1) if SECONDS_PER_DAY % (n * size) == 0]
+    below = max((n for n in fits if n < count), default=None)
+    above = min((n for n in fits if n > count), default=None)
+    return " or ".join(Freq(n * size).name for n in (below, above) if n is not None)
 
 
 def parse_freqs(text: str | list[str] | tuple[str, ...]) -> tuple[Freq, ...]:
@@ -75,7 +82,7 @@ def parse_freqs(text: str | list[str] | tuple[str, ...]) -> tuple[Freq, ...]:
         if freq not in freqs:
             freqs.append(freq)
     if not freqs:
-        raise InputError(f"no frequency given: accepted forms are {ACCEPTED_FORMS}")
+        raise InputError(f"no frequency given: {_FORMS}")
     return tuple(freqs)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from .config import FactorConfig
 from .core import BarEngine
 from .errors import InputError
+from .features.aggregate import Members
 from .features.market import MarketCarry
 from .gaps import Outage
 
@@ -65,8 +66,12 @@ def dump_state(engine: BarEngine, notes: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def load_engine(body: bytes, config: FactorConfig, where: str) -> tuple[BarEngine, dict[str, Any]]:
-    """The engine and notes of `dump_state` bytes; InputError naming `where` when refused."""
+def load_engine(body: bytes, config: FactorConfig, where: str,
+                aggregates: Members | None = None) -> tuple[BarEngine, dict[str, Any]]:
+    """The engine and notes of `dump_state` bytes; InputError naming `where` when refused.
+
+    `aggregates` is the membership of section 10 rows, as given to `BarEngine`.
+    """
     try:
         with np.load(io.BytesIO(body), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
@@ -80,7 +85,7 @@ def load_engine(body: bytes, config: FactorConfig, where: str) -> tuple[BarEngin
     if header["config"] != config_header(config):
         raise InputError(f"{where} was written with other factor parameters ({header['config']}); "
                          "run with the same parameters or a new --state file")
-    engine = BarEngine(config)
+    engine = BarEngine(config, aggregates=aggregates)
     engine.watermark = header["watermark"]
     engine.events = header["events"]
     for exchange, symbol in header["instruments"]:

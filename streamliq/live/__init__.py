@@ -1,4 +1,4 @@
-"""The live Binance USD-M daemon: websocket and REST sources around a sans-I/O core.
+"""The live daemon: the venues' websocket and REST sources (streamliq/venues/) around a sans-I/O core.
 
 `core.LiveCore` turns records (raw frames with their receive time, REST bodies, outages, clock
 ticks) into factor rows without any I/O; the daemon produces those records from the network and

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..engine import BarEngine
 from ..engine.config import FactorConfig
+from ..engine.features.aggregate import Members
 from ..engine.state import dump_state, load_engine
 
 
@@ -26,9 +27,13 @@ def save_state(path: str | Path, engine: BarEngine, notes: dict[str, Any]) -> No
     os.replace(tmp, path)
 
 
-def load_state(path: str | Path, config: FactorConfig) -> tuple[BarEngine, dict[str, Any]] | None:
-    """The engine and notes saved at `path`, or None when there is no such file yet."""
+def load_state(path: str | Path, config: FactorConfig,
+               aggregates: Members | None = None) -> tuple[BarEngine, dict[str, Any]] | None:
+    """The engine and notes saved at `path`, or None when there is no such file yet.
+
+    `aggregates` is the section 10 membership the engine was made with (see `BarEngine`).
+    """
     path = Path(path)
     if not path.exists():
         return None
-    return load_engine(path.read_bytes(), config, f"state file '{path}'")
+    return load_engine(path.read_bytes(), config, f"state file '{path}'", aggregates)

@@ -1,24 +1,24 @@
-"""One Binance combined-stream websocket kept alive: connect, subscribe, receive, reconnect, rotate.
+"""One websocket of a venue kept alive: connect, subscribe, receive, reconnect, rotate.
 
-The connection talks to `<ws_url>/market/stream` (Binance routes liquidations, mark prices and
-aggregate trades under `/market`; an un-routed URL acknowledges subscriptions and then delivers
-nothing). Streams are added with SUBSCRIBE requests of at most `NAMES_PER_REQUEST` names, paced
-`SUBSCRIBE_GAP_S` apart to stay well under the limit of 10 incoming messages per second.
+Everything venue-specific comes from the venue (`streamliq/venues/`): the URL, the subscribe
+requests (at most `args_per_request` streams each, `request_gap_s` apart, each acknowledged before
+the next), the replies that acknowledge them, and the keep-alive: websocket ping frames (the
+`websockets` keepalive, Binance) or an application ping (Bybit's JSON `ping` every 20 s, OKX's text
+`ping` after 20 s of silence) whose missing answer closes the connection. A quiet liquidation
+stream is normal and never triggers a reconnect by itself. A failed connection is reopened with
+capped exponential backoff and jitter, attempts to one venue spaced by its `connect_gap_s`.
+Before the venue's cut-off (Binance: 24 h) the connection is rotated make-before-break: the
+successor is opened and subscribed while the old one still delivers, then the old one is closed;
+the core drops the frames both delivered.
 
-Liveness is the websocket's own ping/pong (the `websockets` keepalive) and its errors: a quiet
-liquidation stream is normal and never triggers a reconnect. A failed connection is reopened with
-capped exponential backoff and jitter. Before Binance's 24 h cut-off the connection is rotated
-make-before-break: the successor is opened and subscribed while the old one still delivers, then
-the old one is closed; the core drops the frames both delivered.
-
-Every frame and every outage is handed to `emit` as a record (see `records.py`).
+Every frame (but keep-alive answers) and every outage is handed to `emit` as a record (see
+`records.py`), tagged with the venue's name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,12 +27,28 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from ..venues.base import Control, Stream, Venue
+from ..venues.registry import DEFAULT
+from ..venues.registry import venue as registered
 from .backoff import Backoff
 
 log = logging.getLogger("streamliq.live")
-NAMES_PER_REQUEST = 100
-SUBSCRIBE_GAP_S = 0.25
 ACK_TIMEOUT_S = 10.0
+
+
+class ConnectPacer:
+    """Spaces connection attempts to one venue at least `gap_s` apart (OKX: 3 per second)."""
+
+    def __init__(self, gap_s: float) -> None:
+        self.gap_s = gap_s
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.gap_s
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 @dataclass
@@ -50,29 +66,31 @@ class ConnectionStats:
 
 
 class StreamConnection:
-    """A logical connection carrying `streams` (of `symbols`, or None for all-market streams)."""
+    """A logical connection to `url` carrying `streams` (of `symbols`, or None for all-market streams)."""
 
-    def __init__(self, name: str, url: str, streams: list[str], symbols: frozenset[str] | None,
+    def __init__(self, name: str, url: str, streams: list[Stream], symbols: frozenset[str] | None,
                  emit: Callable[[dict], None], clock: Callable[[], int], rotate_after: float = 23 * 3600,
-                 backoff: Backoff | None = None, ping_interval: float = 20.0) -> None:
+                 backoff: Backoff | None = None, venue: Venue | None = None, pacer: ConnectPacer | None = None) -> None:
         self.name = name
-        self.url = url.rstrip("/") + "/market/stream"
+        self.url = url
+        self.venue = venue = venue or registered(DEFAULT)
+        self.pacer = pacer or ConnectPacer(venue.limits.connect_gap_s)
         self.streams = streams
         self.symbols = symbols
         self.emit = emit
         self.clock = clock
         self.rotate_after = rotate_after
         self.backoff = backoff or Backoff()
-        self.ping_interval = ping_interval
         self.stats = ConnectionStats()
         self._generation = 0
         self._next_id = 0
         self._socket_names: dict[ClientConnection, str] = {}
+        self._received: dict[ClientConnection, float] = {}  # socket -> monotonic time of its last frame
 
     def down(self, since: int) -> None:
         """Record that this connection's symbols are unseen from `since` (µs) until it is up."""
         self.stats.state = "down"
-        self.emit({"t": self.clock(), "k": "down", "c": self.name,
+        self.emit({"t": self.clock(), "k": "down", "c": self.name, "v": self.venue.name,
                    "s": None if self.symbols is None else sorted(self.symbols), "since": since})
 
     async def run(self, down_since: int) -> None:
@@ -124,11 +142,14 @@ class StreamConnection:
         """Connect and subscribe, retrying with backoff until it works."""
         while True:
             ws = None
+            ping = self.venue.keepalive.ws_ping_s
             try:
-                ws = await connect(self.url, ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
-                                   close_timeout=1, max_size=1 << 24, open_timeout=10)
+                await self.pacer.wait()
+                ws = await connect(self.url, ping_interval=ping, ping_timeout=ping, close_timeout=1,
+                                   max_size=1 << 24, open_timeout=10)
                 self._generation += 1
                 self._socket_names[ws] = f"{self.name}.{self._generation}"
+                self._received[ws] = time.monotonic()
                 await self._subscribe(ws)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, _Refused) as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -148,32 +169,35 @@ class StreamConnection:
     def _up(self) -> None:
         self.stats.state = "up"
         self.stats.since = time.time()
-        self.emit({"t": self.clock(), "k": "up", "c": self.name})
+        self.emit({"t": self.clock(), "k": "up", "c": self.name, "v": self.venue.name})
         log.info("event=subscribed conn=%s streams=%d url=%s", self.name, len(self.streams), self.url)
 
     async def _close(self, ws: ClientConnection) -> None:
         await ws.close()
         self._socket_names.pop(ws, None)
+        self._received.pop(ws, None)
 
     async def _subscribe(self, ws: ClientConnection) -> None:
-        """SUBSCRIBE every stream, paced; frames arriving meanwhile are delivered as usual."""
-        for start in range(0, len(self.streams), NAMES_PER_REQUEST):
+        """Subscribe every stream, paced; frames arriving meanwhile are delivered as usual."""
+        venue = self.venue
+        for start in range(0, len(self.streams), venue.limits.args_per_request):
             self._next_id += 1
             request_id = self._next_id
-            names = self.streams[start:start + NAMES_PER_REQUEST]
-            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": names, "id": request_id}))
+            text, acks = venue.subscribe_request(self.streams[start:start + venue.limits.args_per_request], request_id)
+            await ws.send(text)
             deadline = time.monotonic() + ACK_TIMEOUT_S
-            while True:
-                text = await asyncio.wait_for(ws.recv(), timeout=max(0.0, deadline - time.monotonic()))
-                reply = self._deliver(ws, text)
-                if isinstance(reply, dict) and reply.get("id") == request_id:
-                    if "code" in reply:
-                        raise _Refused(f"SUBSCRIBE refused: {reply.get('code')} {reply.get('msg')}")
-                    break
-            await asyncio.sleep(SUBSCRIBE_GAP_S)
+            while acks:
+                frame = await asyncio.wait_for(ws.recv(), timeout=max(0.0, deadline - time.monotonic()))
+                reply = self._deliver(ws, frame)
+                if reply is not None and reply.request_id == request_id:
+                    if not reply.ok:
+                        raise _Refused(f"subscribe refused: {reply.error}")
+                    acks -= 1
+            await asyncio.sleep(venue.limits.request_gap_s)
 
     async def _pump(self, ws: ClientConnection) -> None:
         """Deliver frames until the connection closes (for any reason)."""
+        keeper = asyncio.create_task(self._keep_alive(ws)) if self.venue.keepalive.text else None
         try:
             async for text in ws:
                 self._deliver(ws, text)
@@ -181,25 +205,56 @@ class StreamConnection:
             self.stats.last_error = f"connection closed: {exc}"
             log.warning("event=disconnected conn=%s reason=%r", self.name, str(exc))
             return
+        finally:
+            if keeper is not None:
+                await _cancel(keeper)
         self.stats.last_error = "connection closed by the server"
         log.warning("event=disconnected conn=%s reason='closed by the server'", self.name)
 
-    def _deliver(self, ws: ClientConnection, text: str | bytes) -> dict | None:
-        """Emit a frame record; return the parsed message when it is a control reply.
+    async def _keep_alive(self, ws: ClientConnection) -> None:
+        """Send the venue's ping text (every `every_s`, or after `every_s` of silence); a socket
+        that then stays silent for `timeout_s` is closed, which ends its pump: a reconnect."""
+        keepalive = self.venue.keepalive
+        while True:
+            wait = keepalive.every_s
+            if keepalive.idle_only:
+                wait -= time.monotonic() - self._received.get(ws, 0.0)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                if keepalive.idle_only:
+                    continue  # look at the silence again: a frame may have come meanwhile
+            sent = time.monotonic()
+            await ws.send(keepalive.text)
+            await asyncio.sleep(keepalive.timeout_s)
+            if self._received.get(ws, 0.0) < sent:
+                self.stats.last_error = f"no answer to the keep-alive ping in {keepalive.timeout_s:g} s"
+                log.warning("event=keepalive_timeout conn=%s", self.name)
+                await ws.close(1011, "keep-alive timeout")
+                return
+            if not keepalive.idle_only:
+                await asyncio.sleep(max(0.0, keepalive.every_s - keepalive.timeout_s))
+
+    def _deliver(self, ws: ClientConnection, text: str | bytes) -> Control | None:
+        """Emit a frame record; return the parsed reply when it answers a request of ours.
 
         Frames are recorded under the socket's own name (`c0.3`), so the core can tell the two
-        sockets of a rotation apart and drop what both delivered."""
-        record = {"t": self.clock(), "k": "ws", "c": self._socket_names[ws], "m": text}
-        if isinstance(text, bytes):  # Binance sends text frames only: the core counts these as bad input
-            text = record["m"] = text.decode("utf-8", errors="replace")
-            record["b"] = True
+        sockets of a rotation apart and drop what both delivered. Keep-alive answers are not
+        recorded: they carry no market data."""
+        binary = isinstance(text, bytes)
+        if binary:
+            text = text.decode("utf-8", errors="replace")
+        self._received[ws] = time.monotonic()
+        if not binary and self.venue.is_pong(text):
+            return None
         self.stats.frames += 1
         self.stats.last_frame = time.time()
+        record = {"t": self.clock(), "k": "ws", "c": self._socket_names[ws], "v": self.venue.name, "m": text}
+        if binary:  # the venue's normalizer decides (the venues send JSON text: bad input)
+            record["b"] = True
+            self.emit(record)
+            return None
         self.emit(record)
-        if text.startswith('{"result"') or text.startswith('{"id"') or '"code"' in text[:40]:
-            with contextlib.suppress(ValueError):
-                return json.loads(text)
-        return None
+        return self.venue.control(text)
 
 
 async def _cancel(*tasks: asyncio.Task) -> None:
@@ -212,4 +267,4 @@ async def _cancel(*tasks: asyncio.Task) -> None:
 
 
 class _Refused(Exception):
-    """The server answered a SUBSCRIBE with an error."""
+    """The server answered a subscribe request with an error."""

@@ -1,4 +1,9 @@
-"""LiveDaemon: Binance websockets and REST into the engine, rows out as bars close on the wall clock.
+"""LiveDaemon: the venues' websockets and REST into the engine, rows out as bars close on the wall clock.
+
+Each venue of the settings (`streamliq/venues/registry.py`) gets its connections, its REST client,
+its instruments (read at start, and daily, as `instruments` records: the contract specs turning
+its quantities into base units) and, where the venue needs them, REST pollers. Nothing here
+depends on which venue it is.
 
 Everything that reaches the engine passes through `_apply` as a record (records.py): it is
 written to the recording first, then applied to the LiveCore. Bars close on clock ticks at
@@ -15,6 +20,7 @@ rows it had already written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -32,11 +38,13 @@ from ..engine.block import RowBlock
 from ..sinks.append import AppendingFileSink
 from ..sources.positioning.spec import PERIODS_US
 from ..telemetry import Metrics
-from .binance import METRICS, STREAM_CHANNELS, TICKER, all_market_streams, symbol_streams
+from ..venues.base import METRICS, STREAM_CHANNELS, TICKER, Venue
+from ..venues.registry import DEFAULT, venue
+from .aggregates import aggregate_mapping, followed_specs, make_engine
 from .checkpoint import load_state, save_state
-from .connection import StreamConnection
+from .connection import ConnectPacer, StreamConnection
 from .core import LiveCore
-from .pollers import MetricsPoller, OpenInterestPoller, usdm_perpetuals
+from .pollers import InstrumentsPoller, MetricsPoller, OpenInterestPoller, all_perpetuals
 from .records import RecordWriter
 from .rest import RestClient
 from .settings import LiveSettings
@@ -44,6 +52,7 @@ from .settings import LiveSettings
 log = logging.getLogger("streamliq.live")
 FEED_INTERVAL_S = 0.5
 INPUT_KINDS = {"ws": "websocket", "oi": "open_interest", "metrics": "positioning"}
+INSTRUMENTS_REFRESH_S = 24 * 3600.0
 SHUTDOWN_GRACE_S = 1.5  # for the network tasks; the whole stop must stay under 5 s
 
 
@@ -82,13 +91,15 @@ class LiveDaemon:
         self.stats = LiveStats()
         self.recorder = RecordWriter(settings.record) if settings.record else None
         self.connections: list[StreamConnection] = []
-        self.rest: RestClient | None = None
+        self.rest: RestClient | None = None  # the first venue's REST client
+        self.rests: dict[str, RestClient] = {}  # venue -> its REST client
         self._stop = asyncio.Event()
         self._failure: BaseException | None = None  # the error of a task that died
         self._last_t = 0
         self._all_symbols: asyncio.Future | None = None  # exchangeInfo's symbols, asked once
         self._written: dict[str, int] = _read_json(settings.state + ".written") if settings.state else {}
         self.core: LiveCore | None = None
+        self._pending_specs: list = []  # specs read before the engine exists (aggregate rows' coins)
 
     # -- time and records --------------------------------------------------------------------
     def now(self) -> int:
@@ -144,41 +155,87 @@ class LiveDaemon:
         """Follow the market and publish closed rows until stopped; then checkpoint."""
         self.publish = publish
         settings = self.settings
-        engine, notes = self._restore()
-        self.core = LiveCore(engine, frozenset(settings.symbols) if settings.symbols else None)
-        self.core.normalizer.metrics_seen.update(
-            {(endpoint, symbol): ts for endpoint, symbol, ts in notes.get("metrics_seen", [])})
-        self._apply({"t": self.now(), "k": "start", "symbols": list(settings.symbols) if settings.symbols else None})
         loop = asyncio.get_running_loop()
         if self.handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         session = aiohttp.ClientSession()
-        self.rest = RestClient(session, settings.rest_url)
+        self.rests = {name: RestClient(session, settings.rest_urls[name]) for name in settings.instruments}
+        self.rest = self.rests.get(settings.venues[0]) or next(iter(self.rests.values()))
+        pollers = {name: InstrumentsPoller(self.rests[name], venue(name), self.now) for name in settings.instruments}
+        # contract specs first where quantities need them (and for the aggregate rows' coins)
+        first = [name for name in pollers if venue(name).specs_before_streams or settings.aggregate]
+        try:
+            bodies = await self._first_instruments(pollers, first)
+            if bodies is not None:
+                self._pending_specs = followed_specs(bodies, settings.instruments)
+                engine, notes = self._restore()
+        except BaseException:
+            bodies = None
+            raise
+        finally:
+            if bodies is None:  # stopped while waiting for an instruments endpoint, or no engine
+                await session.close()
+                self._remove_signal_handlers(loop)
+        if bodies is None:
+            return self.stats
+        self.core = LiveCore(engine)
+        self.core.normalizer.metrics_seen.update(
+            {(endpoint, symbol): ts for endpoint, symbol, ts in notes.get("metrics_seen", [])})
+        self._apply({"t": self.now(), "k": "start", "symbols": _listed(settings.instruments.get(DEFAULT)),
+                     "venues": {name: _listed(symbols) for name, symbols in settings.instruments.items()}})
+        for record in bodies:
+            self._apply(record)
         self.connections = self._plan_connections()
         tasks = [asyncio.create_task(c.run(notes["last_time"]), name=c.name) for c in self.connections]
         tasks.append(asyncio.create_task(self._clock(), name="clock"))
+        for name, poller in pollers.items():
+            tasks.append(asyncio.create_task(poller.run(self._apply, INSTRUMENTS_REFRESH_S if name in first else 0.0,
+                                                        INSTRUMENTS_REFRESH_S), name=_task_name(name, "instruments")))
         if settings.state:
             tasks.append(asyncio.create_task(self._checkpoints(), name="checkpoints"))
-        if TICKER in settings.channels and settings.oi_interval_s > 0:
-            tasks.append(asyncio.create_task(self._poll_open_interest(), name="open-interest"))
-        if METRICS in settings.channels:
-            tasks.append(asyncio.create_task(self._poll_metrics(), name="metrics"))
+        for name in settings.instruments:
+            channels = settings.venue_channels(name)
+            if venue(name).polls_open_interest and TICKER in channels and settings.oi_interval_s > 0:
+                tasks.append(asyncio.create_task(self._poll_open_interest(name),
+                                                 name=_task_name(name, "open-interest")))
+            if venue(name).polls_metrics and METRICS in channels:
+                tasks.append(asyncio.create_task(self._poll_metrics(name), name=_task_name(name, "metrics")))
         for task in tasks:
             task.add_done_callback(self._task_ended)
-        log.info("event=started connections=%d symbols=%s freqs=%s channels=%s", len(self.connections),
+        log.info("event=started venues=%s connections=%d symbols=%s freqs=%s channels=%s",
+                 ",".join(settings.instruments), len(self.connections),
                  len(settings.symbols) if settings.symbols else "all",
                  ",".join(f.name for f in settings.factors.freqs), ",".join(settings.channels))
         try:
             await self._stop.wait()
         finally:
             await self._shutdown(tasks, session)
-            if self.handle_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
+            self._remove_signal_handlers(loop)
         if self._failure is not None:
             raise self._failure
         return self.stats
+
+    def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def _first_instruments(self, pollers: dict[str, InstrumentsPoller], names: list[str]) -> list[dict] | None:
+        """The instruments records of `names`, fetched now (retried until answered), or None if
+        the daemon is stopped meanwhile."""
+        if not names:
+            return []
+        fetch = asyncio.gather(*(pollers[name].fetch() for name in names))
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+            return None
+        stop.cancel()
+        return [record for records in fetch.result() for record in records]
 
     def _task_ended(self, task: asyncio.Task) -> None:
         """A network task or the clock only ends by cancellation; anything else is a bug, and a
@@ -191,14 +248,16 @@ class LiveDaemon:
         self.stop()
 
     def _restore(self) -> tuple[BarEngine, dict]:
-        """The checkpointed engine and notes (the feed's last time, metric rows seen), or fresh ones."""
+        """The checkpointed engine and notes (the feed's last time, metric rows seen), or fresh ones
+        (with the aggregate rows' coins when asked for: the specs were read first)."""
+        mapping = aggregate_mapping(self._pending_specs) if self.settings.aggregate else None
         if self.settings.state:
-            loaded = load_state(self.settings.state, self.settings.factors)
+            loaded = load_state(self.settings.state, self.settings.factors, mapping)
             if loaded is not None:
                 engine, notes = loaded
                 log.info("event=restored state=%s last_time_us=%d", self.settings.state, notes["last_time"])
                 return engine, notes
-        return BarEngine(self.settings.factors), {"last_time": self.now()}
+        return make_engine(self.settings.factors, mapping), {"last_time": self.now()}
 
     async def _shutdown(self, tasks: list[asyncio.Task], session: aiohttp.ClientSession) -> None:
         for task in tasks:
@@ -207,15 +266,16 @@ class LiveDaemon:
         if pending:
             log.warning("event=shutdown_slow tasks=%s", ",".join(t.get_name() for t in pending))
         await session.close()
-        self._apply({"t": self.now(), "k": "tick"})
-        self._checkpoint()
+        if self.core is not None:
+            self._apply({"t": self.now(), "k": "tick"})
+            self._checkpoint()
         if self.recorder is not None:
             self.recorder.close()
         if self.sink is not None:
             self.sink.close()
         p50, p99 = self.stats.delay_percentiles()
         log.info("event=stopped rows=%d messages=%d duplicates=%d bad_input=%d reconnects=%d "
-                 "delay_p50_s=%.3f delay_p99_s=%.3f", self.stats.rows, self.core.normalizer.messages,
+                 "delay_p50_s=%.3f delay_p99_s=%.3f", self.stats.rows, self.core.messages,
                  self.core.duplicates, self.core.bad.total, sum(c.stats.reconnects for c in self.connections),
                  p50, p99)
 
@@ -231,22 +291,44 @@ class LiveDaemon:
 
     # -- tasks ------------------------------------------------------------------------------
     def _plan_connections(self) -> list[StreamConnection]:
-        """Streams spread over connections, all of one symbol's streams on the same connection."""
-        settings = self.settings
-
-        def make(name: str, streams: list[str], symbols: frozenset[str] | None) -> StreamConnection:
-            return StreamConnection(name, settings.ws_url, streams, symbols, self._apply, self.now,
-                                    rotate_after=settings.rotate_after_s)
-
-        if settings.symbols is None:
-            return [make("all", all_market_streams(settings.channels), None)]
-        live_channels = tuple(c for c in settings.channels if c in STREAM_CHANNELS)
-        per_connection = max(1, settings.streams_per_connection // len(live_channels))
+        """Each venue's streams spread over connections, all of one symbol's streams on the same
+        connection; a venue's shared streams (one for all its symbols) ride on its first one."""
         plans = []
-        for n, start in enumerate(range(0, len(settings.symbols), per_connection)):
-            chunk = settings.symbols[start:start + per_connection]
-            streams = [name for s in chunk for name in symbol_streams(s, live_channels)]
-            plans.append(make(f"c{n}", streams, frozenset(chunk)))
+        for name, symbols in self.settings.instruments.items():
+            plans += self._venue_connections(venue(name), symbols)
+        return plans
+
+    def _venue_connections(self, v: Venue, symbols: tuple[str, ...] | None) -> list[StreamConnection]:
+        settings = self.settings
+        channels = tuple(c for c in settings.venue_channels(v.name) if c in STREAM_CHANNELS)
+        base, prefix, pacer = settings.ws_urls[v.name], "" if v.name == DEFAULT else f"{v.name}.", \
+            ConnectPacer(v.limits.connect_gap_s)
+
+        def make(name: str, url: str, streams: list, chunk: frozenset[str] | None) -> StreamConnection:
+            return StreamConnection(prefix + name, url, streams, chunk, self._apply, self.now,
+                                    rotate_after=settings.rotate_after_s, venue=v, pacer=pacer)
+
+        if not channels:
+            return []
+        if symbols is None:
+            return [make("all", v.ws_endpoint(base, None), v.all_market_streams(channels), None)]
+        shared = v.shared_streams(channels)
+        per_symbol = max(len(v.streams(s, channels)) for s in symbols)
+        if per_symbol == 0:
+            return [make("c0", v.ws_endpoint(base, None), shared, frozenset(symbols))]
+        per_connection = max(1, min(settings.streams_per_connection, v.limits.streams_per_connection) // per_symbol)
+        groups: dict[str, list[str]] = {}  # websocket URL -> its symbols, in the given order
+        for symbol in symbols:
+            groups.setdefault(v.ws_endpoint(base, symbol), []).append(symbol)
+        plans = []
+        for url, group in groups.items():
+            for start in range(0, len(group), per_connection):
+                chunk = group[start:start + per_connection]
+                streams = [name for s in chunk for name in v.streams(s, channels)]
+                carried = frozenset(chunk)
+                if shared and not plans:  # the shared streams' outage hides every symbol of the venue
+                    streams, carried = shared + streams, frozenset(symbols)
+                plans.append(make(f"c{len(plans)}", url, streams, carried))
         return plans
 
     async def _clock(self) -> None:
@@ -268,22 +350,23 @@ class LiveDaemon:
             await asyncio.sleep(self.settings.checkpoint_every_s)
             self._checkpoint()
 
-    async def _symbols(self) -> list[str]:
-        if self.settings.symbols:
-            return list(self.settings.symbols)
+    async def _symbols(self, name: str) -> list[str]:
+        symbols = self.settings.instruments[name]
+        if symbols:
+            return list(symbols)
         if self._all_symbols is None:
-            self._all_symbols = asyncio.ensure_future(usdm_perpetuals(self.rest))
+            self._all_symbols = asyncio.ensure_future(all_perpetuals(self.rests[name], venue(name)))
         return list(await asyncio.shield(self._all_symbols))  # each poller gets its own list
 
-    async def _poll_open_interest(self) -> None:
-        poller = OpenInterestPoller(self.rest, await self._symbols(), self.settings.oi_interval_s, self._apply,
-                                    self.now)
+    async def _poll_open_interest(self, name: str) -> None:
+        poller = OpenInterestPoller(self.rests[name], await self._symbols(name), self.settings.oi_interval_s,
+                                    self._apply, self.now, venue=venue(name))
         await poller.run()
 
-    async def _poll_metrics(self) -> None:
+    async def _poll_metrics(self, name: str) -> None:
         period = self.settings.metrics_period
-        poller = MetricsPoller(self.rest, await self._symbols(), period, PERIODS_US[period] / 1e6, self._apply,
-                               self.now)
+        poller = MetricsPoller(self.rests[name], await self._symbols(name), period, PERIODS_US[period] / 1e6,
+                               self._apply, self.now, venue=venue(name))
         await poller.run()
 
     def health(self) -> dict:
@@ -295,12 +378,20 @@ class LiveDaemon:
                                      "frames": c.stats.frames, "last_frame": c.stats.last_frame,
                                      "last_error": c.stats.last_error} for c in self.connections},
             "rows": self.stats.rows,
-            "messages": self.core.normalizer.messages if self.core else 0,
+            "messages": self.core.messages if self.core else 0,
             "duplicates_dropped": self.core.duplicates if self.core else 0,
             "bad_input": dict(self.core.bad.counts) if self.core else {},
             "rest": vars(self.rest.stats) if self.rest else {},
         }
 
+
+
+def _task_name(venue_name: str, task: str) -> str:
+    return task if venue_name == DEFAULT else f"{venue_name}.{task}"
+
+
+def _listed(symbols: tuple[str, ...] | None) -> list[str] | None:
+    return None if symbols is None else list(symbols)
 
 
 def _read_json(path: str) -> dict:

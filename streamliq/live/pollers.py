@@ -1,4 +1,8 @@
-"""REST pollers, spread evenly in time and capped below Binance's limits.
+"""REST pollers, spread evenly in time and capped below the venue's limits.
+
+- Instruments (every venue): the venue's instruments endpoint, read at start and once a day; each
+  answer becomes an `instruments` record, so the contract specs it gives are recorded with the
+  frames they convert and `replay --recorded` uses the same ones.
 
 - Open interest has no websocket stream on Binance USD-M; `GET /fapi/v1/openInterest` costs
   weight 1 per symbol. The poller asks every symbol once per interval (default 5 s), but never
@@ -13,13 +17,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..venues.base import Venue
+from ..venues.registry import DEFAULT, venue
+from .backoff import Backoff
 from .rest import RestClient
 
 log = logging.getLogger("streamliq.live")
@@ -29,8 +35,45 @@ RETRIES = 3
 STATS_ENDPOINTS = ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio",
                    "takerlongshortRatio", "openInterestHist")
 MAX_REQUESTS_PER_S = 20.0
-OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
-EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
+
+
+@dataclass
+class InstrumentsPoller:
+    """Reads a venue's instruments endpoint: `fetch()` once (retried until it gives specs), or
+    `run(emit, ...)` to emit the answers now and then every `every_s`."""
+
+    client: RestClient
+    venue: Venue
+    clock: Callable[[], int]
+
+    async def fetch(self) -> list[dict]:
+        """One `instruments` record per query of the venue, each a readable answer."""
+        records = []
+        backoff = Backoff(base=1.0, cap=30.0)
+        for query in self.venue.instruments_queries:
+            while True:
+                answer = await self.client.get(self.venue.instruments_path, dict(query))
+                if answer is not None and answer[0] == 200:
+                    try:
+                        self.venue.parse_instruments(answer[1])
+                    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                        log.warning("event=instruments_unreadable venue=%s error=%r", self.venue.name, str(exc))
+                    else:
+                        records.append({"t": self.clock(), "k": "instruments", "v": self.venue.name,
+                                        "m": answer[1]})
+                        break
+                elif answer is not None:
+                    log.warning("event=instruments_error venue=%s status=%d body=%r", self.venue.name, answer[0],
+                                answer[1][:200])
+                await asyncio.sleep(backoff.next())
+        return records
+
+    async def run(self, emit: Callable[[dict], None], first_delay_s: float, every_s: float) -> None:
+        await asyncio.sleep(first_delay_s)
+        while True:
+            for record in await self.fetch():
+                emit(record)
+            await asyncio.sleep(every_s)
 
 
 @dataclass
@@ -43,6 +86,7 @@ class OpenInterestPoller:
     emit: Callable[[dict], None]  # records go to the daemon
     clock: Callable[[], int]  # the daemon's monotonic µs clock
     dropped: list[str] = field(default_factory=list)  # symbols the exchange called invalid
+    venue: Venue = field(default_factory=lambda: venue(DEFAULT))
 
     def effective_interval(self) -> float:
         """The time between two polls of one symbol, after the rate cap."""
@@ -61,12 +105,12 @@ class OpenInterestPoller:
                 await asyncio.sleep(max(0.0, cycle_start + (i + 1) * spacing - loop.time()))
 
     async def _poll(self, symbol: str) -> None:
-        answer = await self.client.get(OPEN_INTEREST_PATH, {"symbol": symbol})
+        answer = await self.client.get(self.venue.open_interest_path, {"symbol": symbol})
         if answer is None:
             return
         status, body = answer
         if status == 200:
-            self.emit({"t": self.clock(), "k": "oi", "m": body})
+            self.emit({"t": self.clock(), "k": "oi", "v": self.venue.name, "m": body})
         elif status == 400 and '"code":-1121' in body.replace(" ", ""):
             self.symbols.remove(symbol)
             self.dropped.append(symbol)
@@ -85,6 +129,7 @@ class MetricsPoller:
     period_s: float
     emit: Callable[[dict], None]
     clock: Callable[[], int]
+    venue: Venue = field(default_factory=lambda: venue(DEFAULT))
 
     def round_seconds(self) -> float:
         """How long one round over every endpoint and symbol takes at the capped rate."""
@@ -107,27 +152,19 @@ class MetricsPoller:
             for endpoint in STATS_ENDPOINTS:
                 params = {"symbol": symbol, "period": self.period, "limit": str(limit)}
                 for _ in range(RETRIES):  # a refused request waits out the pause, then asks again
-                    answer = await self.client.get(f"/futures/data/{endpoint}", params)
+                    answer = await self.client.get(self.venue.metrics_path.format(endpoint=endpoint), params)
                     if answer is not None:
                         break
                 if answer is not None and answer[0] == 200:
-                    self.emit({"t": self.clock(), "k": "metrics", "e": endpoint, "s": symbol, "p": self.period,
-                               "m": answer[1]})
+                    self.emit({"t": self.clock(), "k": "metrics", "v": self.venue.name, "e": endpoint, "s": symbol,
+                               "p": self.period, "m": answer[1]})
                 elif answer is not None:
                     log.warning("event=metrics_error endpoint=%s symbol=%s status=%d body=%r", endpoint, symbol,
                                 answer[0], answer[1][:200])
                 await asyncio.sleep(spacing)
 
 
-async def usdm_perpetuals(client: RestClient) -> list[str]:
-    """Every trading USD-M perpetual from exchangeInfo (retried until the exchange answers)."""
-    while True:
-        answer = await client.get(EXCHANGE_INFO_PATH)
-        if answer is not None and answer[0] == 200:
-            try:
-                info = json.loads(answer[1])
-                return sorted(s["symbol"] for s in info["symbols"]
-                              if s.get("contractType") == "PERPETUAL" and s.get("status") == "TRADING")
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("event=exchange_info_unreadable error=%r", str(exc))
-        await asyncio.sleep(5.0)
+async def all_perpetuals(client: RestClient, source: Venue) -> list[str]:
+    """Every trading perpetual of the venue's instruments endpoint (retried until it answers)."""
+    records = await InstrumentsPoller(client, source, lambda: 0).fetch()
+    return sorted({spec.symbol for record in records for spec in source.parse_instruments(record["m"])})

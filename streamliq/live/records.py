@@ -1,16 +1,22 @@
 """Records: everything that reaches the live core, as JSON lines, and hourly gzip files of them.
 
-A record is a dict with the local time `t` (µs) and a kind `k`:
+A record is a dict with the local time `t` (µs), a kind `k` and, for what comes from one venue,
+the venue's registry name `v` (absent in recordings made before there were several venues: then
+it is `binance`):
 
-    {"t": ..., "k": "start", "symbols": [...] | null}   a daemon (re)started with these symbols
-    {"t": ..., "k": "ws", "c": "c0", "m": "<frame>"}    a raw websocket text frame of connection c0
-                                                         ("b": true: a binary frame, decoded; bad input)
-    {"t": ..., "k": "oi", "m": "<body>"}                 a GET /fapi/v1/openInterest response body
-    {"t": ..., "k": "metrics", "e": "takerlongshortRatio", "s": "BTCUSDT", "p": "5m", "m": "<body>"}
+    {"t": ..., "k": "start", "symbols": [...] | null,   a daemon (re)started following these symbols
+     "venues": {"bybit": [...], ...}}                    (per venue; `symbols` is Binance's)
+    {"t": ..., "k": "instruments", "v": "okx", "m": "<body>"}  an instruments endpoint's answer:
+                                                         the contract specs used from then on
+    {"t": ..., "k": "ws", "c": "c0.1", "v": ..., "m": "<frame>"}  a raw websocket text frame of
+                                                         socket c0.1 (keep-alive answers are not kept);
+                                                         "b": true marks a binary frame (decoded)
+    {"t": ..., "k": "oi", "v": ..., "m": "<body>"}       a GET /fapi/v1/openInterest response body
+    {"t": ..., "k": "metrics", "v": ..., "e": "takerlongshortRatio", "s": "BTCUSDT", "p": "5m", "m": "<body>"}
                                                          a GET /futures/data/<e>?symbol=<s>&period=<p> body
-    {"t": ..., "k": "down", "c": "c0", "s": [...] | null, "since": ...}  connection c0 (carrying
-                                                         symbols s) is down, unseen since `since`
-    {"t": ..., "k": "up", "c": "c0"}                     connection c0 is subscribed again
+    {"t": ..., "k": "down", "c": "c0", "v": ..., "s": [...] | null, "since": ...}  connection c0
+                                                         (carrying symbols s) is down, unseen since `since`
+    {"t": ..., "k": "up", "c": "c0", "v": ...}           connection c0 is subscribed again
     {"t": ..., "k": "tick"}                              the wall clock reached t: close due bars
 
 `--record DIR` writes one file per UTC hour, `DIR/streamliq-YYYYMMDDTHH.jsonl.gz`. A restart in

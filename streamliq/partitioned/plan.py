@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from ..engine.events import Instrument
+from ..sources.coverage import MissingDay, outages_for
 from ..sources.discovery import DayPlan, TardisFile
 from .split import Piece, SplitFile
 
@@ -30,6 +32,7 @@ class SymbolPlan:
 
     instrument: Instrument
     days: tuple[SymbolDay, ...]
+    gaps: tuple[tuple[int, int], ...] = ()  # [start, end) µs of the run's days without its data
 
     @property
     def name(self) -> str:
@@ -49,8 +52,10 @@ class SymbolPlan:
                    for day in self.days for source in day.sources)
 
 
-def symbol_plans(day_plans: list[DayPlan], splits: dict[Path, SplitFile]) -> list[SymbolPlan]:
-    """One plan per instrument, from the day plans and the split grouped files."""
+def symbol_plans(day_plans: list[DayPlan], splits: dict[Path, SplitFile],
+                 missing: Iterable[MissingDay] = ()) -> list[SymbolPlan]:
+    """One plan per instrument, from the day plans, the split grouped files and the missing days."""
+    missing = list(missing)
     days: dict[Instrument, dict[date, list[Source]]] = defaultdict(lambda: defaultdict(list))
     for plan in day_plans:
         for item in plan.files:
@@ -59,7 +64,8 @@ def symbol_plans(day_plans: list[DayPlan], splits: dict[Path, SplitFile]) -> lis
                     days[instrument][plan.day].append(piece)
             else:
                 days[(item.exchange, item.symbol)][plan.day].append(item)
-    return [SymbolPlan(instrument, tuple(SymbolDay(day, tuple(sources)) for day, sources in sorted(by_day.items())))
+    return [SymbolPlan(instrument, tuple(SymbolDay(day, tuple(sources)) for day, sources in sorted(by_day.items())),
+                       outages_for(instrument, missing))
             for instrument, by_day in sorted(days.items())]
 
 

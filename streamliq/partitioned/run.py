@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..tardis_replay import Replay, ReplayStats
 from .dataset import DatasetFolder, remove_parts
 from .plan import SymbolPlan, TaskPlan, balanced_tasks, single_task, symbol_plans
-from .split import SplitFile, split_grouped_file
+from .split import SPLIT_BLOCK_BYTES, SplitFile, split_grouped_file
 from .worker import (
     TaskSummary,
     day_floors,
@@ -91,7 +91,9 @@ class PartitionedReplay:
         self.config = selection.config
         self.symbols = selection.symbols
         self.day_plans = selection.plans
+        self.missing = selection.missing
         self.skip_bad_rows = selection.skip_bad_rows
+        self.units = selection.units  # the spec table, --instruments included
         self.stats = selection.stats
         self.retries = retries
         self.tasks = tasks
@@ -107,7 +109,7 @@ class PartitionedReplay:
         """Run every task; failed symbols end up in `failures`, the others in the dataset."""
         self.folder.create()
         try:
-            self.plans = symbol_plans(self.day_plans, self._split(client))
+            self.plans = symbol_plans(self.day_plans, self._split(client), self.missing)
             count = self.tasks or TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
             self._finish(client, self._run(client, balanced_tasks(self.plans, count)))
             self.folder.commit(self._description())
@@ -126,7 +128,8 @@ class PartitionedReplay:
                     name = f"{len(futures):05d}-{item.path.name}"
                     futures.append(self._submit(client, f"split-{name}", input_errors_returned(split_grouped_file),
                                                 item, str(self.folder.split_dir / f"{name}.parquet"), self.symbols,
-                                                plan.skip_symbols.get(item.path, frozenset()), self.skip_bad_rows))
+                                                plan.skip_symbols.get(item.path, frozenset()), self.skip_bad_rows,
+                                                SPLIT_BLOCK_BYTES, self.units))
         splits = client.gather(futures)
         for split in splits:
             if isinstance(split, InputError):
@@ -145,7 +148,7 @@ class PartitionedReplay:
 
         def submit(task: TaskPlan) -> None:
             run = self._submit(client, f"run-{task.key}", input_errors_returned(run_task), task, self.config,
-                               str(self.folder.tmp), self.skip_bad_rows)
+                               str(self.folder.tmp), self.skip_bad_rows, None, self.units)
             runs[task.key] = run
             summary = self._submit(client, f"summary-{task.key}", summary_of, run)
             pending[summary] = task
@@ -194,7 +197,7 @@ class PartitionedReplay:
         for task, run, summary in replayed:
             future = self._submit(client, f"finish-{task.key}", finish_task, run, task,
                                   self.config, str(self.folder.tmp), self.skip_bad_rows, end,
-                                  floors_needed(summary, floors))
+                                  floors_needed(summary, floors), self.units)
             pending[future] = (task, summary)
         self._futures = list(pending)  # the finish tasks hold the engines now; let the rest go
         for future in as_completed(pending):

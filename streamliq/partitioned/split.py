@@ -22,6 +22,7 @@ from ..badinput import BadInputCounter
 from ..engine.events import BATCH_TYPES, EventBatch, Instrument
 from ..sources.discovery import TardisFile
 from ..sources.tardis import TardisFileReader
+from ..sources.units import UnitConverter
 
 FLUSH_ROWS = 1_000_000
 
@@ -37,6 +38,9 @@ class Piece:
     size: int  # this piece's share of the grouped file's bytes (for progress)
 
 
+SPLIT_BLOCK_BYTES = 1 << 23
+
+
 @dataclass(frozen=True)
 class SplitFile:
     """What splitting one grouped file produced."""
@@ -47,10 +51,12 @@ class SplitFile:
 
 
 def split_grouped_file(item: TardisFile, out: str | Path, symbols: frozenset[str] | None,
-                       skip_symbols: frozenset[str], skip_bad_rows: bool, block_size: int = 1 << 23) -> SplitFile:
+                       skip_symbols: frozenset[str], skip_bad_rows: bool, block_size: int = SPLIT_BLOCK_BYTES,
+                       units: UnitConverter | None = None) -> SplitFile:
     """Read the grouped file `item` once and write its events by instrument to `out` (Parquet)."""
     bad_rows = BadInputCounter()
-    reader = TardisFileReader(item, symbols, skip_symbols, skip_bad_rows, bad_rows, block_size=block_size)
+    reader = TardisFileReader(item, symbols, skip_symbols, skip_bad_rows, bad_rows, block_size=block_size,
+                              units=units)
     buffers: dict[Instrument, list[EventBatch]] = defaultdict(list)
     groups: dict[Instrument, list[int]] = defaultdict(list)
     rows: Counter[Instrument] = Counter()

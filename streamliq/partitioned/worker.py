@@ -17,8 +17,10 @@ from ..engine import NO_WATERMARK, BarEngine
 from ..engine.config import FactorConfig
 from ..engine.events import EventBatch, Instrument
 from ..errors import InputError
+from ..sources.coverage import GapSchedule, day_start_us
 from ..sources.merge import merge_by_arrival
 from ..sources.tardis import TardisFileReader
+from ..sources.units import UnitConverter
 from ..tardis_replay import READ_BUDGET_BYTES
 from .dataset import PartitionWriter, remove_parts
 from .plan import Source, TaskPlan
@@ -88,7 +90,7 @@ def input_errors_returned(function: Callable[..., T]) -> Callable[..., T | Input
 
 
 def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
-             floors: dict[date, int] | None = None) -> TaskRun:
+             floors: dict[date, int] | None = None, units: UnitConverter | None = None) -> TaskRun:
     """Replay the task's symbols day by day through one engine, writing the rows that close on
     the way (part 0).
 
@@ -101,15 +103,18 @@ def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_ro
     summary = TaskSummary(task.instruments)
     bad_rows = BadInputCounter()
     writer = PartitionWriter(root, engine.columns, part=0)
+    gaps = GapSchedule((start, end, frozenset([plan.instrument])) for plan in task.symbols for start, end in plan.gaps)
     try:
         for day, sources in task.days():
+            gaps.register(engine.outages, day_start_us(day))
             if floors is not None:
                 _advance(engine, floors[day], writer)
             mark = DayMark(day, engine.watermark)
-            streams = _streams(sources, skip_bad_rows, bad_rows)
+            streams = _streams(sources, skip_bad_rows, bad_rows, units)
             for rows in run_steps(engine, merge_by_arrival(streams), on_batch=mark.see):
                 writer.write(rows)
             summary.days.append(mark)
+        gaps.register(engine.outages)  # days after the task's last file, closed by finish_task
     except BaseException:
         writer.abort()
         raise
@@ -129,10 +134,11 @@ def summary_of(run: TaskRun | InputError) -> TaskSummary | InputError:
 
 
 def finish_task(run: TaskRun, task: TaskPlan, config: FactorConfig, root: str | Path,
-                skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None) -> TaskSummary:
+                skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None,
+                units: UnitConverter | None = None) -> TaskSummary:
     """Close the task's bars through the run's end (part 1); replay it again first with floors."""
     if floors is not None:
-        run = run_task(task, config, root, skip_bad_rows, floors)
+        run = run_task(task, config, root, skip_bad_rows, floors, units)
     engine = copy.deepcopy(run.engine)  # a retried task must find the engine as it was
     writer = PartitionWriter(root, engine.columns, part=1)
     try:
@@ -191,19 +197,19 @@ def _advance(engine: BarEngine, watermark: int, writer: PartitionWriter) -> None
         writer.write(engine.advance(step))
 
 
-def _streams(sources: list[tuple[Instrument, Source]], skip_bad_rows: bool,
-             bad_rows: BadInputCounter) -> list[Iterator[EventBatch]]:
+def _streams(sources: list[tuple[Instrument, Source]], skip_bad_rows: bool, bad_rows: BadInputCounter,
+             units: UnitConverter | None) -> list[Iterator[EventBatch]]:
     files = sum(1 for _, source in sources if not isinstance(source, Piece))
     block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // max(1, files)))
-    return [_stream(instrument, source, skip_bad_rows, bad_rows, block) for instrument, source in sources]
+    return [_stream(instrument, source, skip_bad_rows, bad_rows, block, units) for instrument, source in sources]
 
 
 def _stream(instrument: Instrument, source: Source, skip_bad_rows: bool, bad_rows: BadInputCounter,
-            block: int) -> Iterator[EventBatch]:
+            block: int, units: UnitConverter | None) -> Iterator[EventBatch]:
     if isinstance(source, Piece):
         yield from read_piece(source, instrument)
         return
-    for batch in TardisFileReader(source, None, frozenset(), skip_bad_rows, bad_rows, block_size=block):
+    for batch in TardisFileReader(source, None, frozenset(), skip_bad_rows, bad_rows, block_size=block, units=units):
         others = [i for i in batch.instruments if i != instrument]
         if others:
             exchange, symbol = others[0]

@@ -22,7 +22,7 @@ FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "js
 ROW_GROUP = 20_000
 # zstd is smaller and faster than the default snappy on factor columns; dictionaries only pay
 # off on the name columns (a float column's dictionary is tried, then dropped, at a cost).
-PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": ["exchange", "symbol", "freq"]}
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": ["exchange", "symbol", "freq"]}
 
 
 def csv_text(table: pa.Table) -> str:

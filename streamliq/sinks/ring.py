@@ -1,7 +1,9 @@
 """The server's memory of recent rows: a bounded ring per (exchange, symbol, freq).
 
-Each row is serialized once, when it arrives, straight into a ready-to-send WebSocket text
-frame; every HTTP response, backfill and WebSocket client reuses those bytes. Rings are per
+Each row is serialized at most once, the first time a client or a request needs it, straight
+into a ready-to-send WebSocket text frame; every HTTP response, backfill and WebSocket client
+reuses those bytes. Rows nobody asks for before they leave the ring are never serialized, so a
+replay served to no client costs little more than the replay. Rings are per
 key so that a busy symbol never pushes a quiet one's history out.
 """
 
@@ -70,12 +72,25 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
-@dataclass(frozen=True, slots=True)
 class RingEntry:
-    seq: int  # arrival order over all keys
-    bar_start: int
-    bar_end: int
-    frame: bytes  # the row's JSON as a WebSocket text frame
+    """One row of a ring: its order, bar times, and its WebSocket frame (made on first use)."""
+
+    __slots__ = ("_frame", "bar_end", "bar_start", "row", "seq")
+
+    def __init__(self, seq: int, row: dict) -> None:
+        self.seq = seq  # arrival order over all keys
+        self.bar_start: int = row["bar_start"]
+        self.bar_end: int = row["bar_end"]
+        self.row: dict | None = row
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The row's JSON as a WebSocket text frame."""
+        if self._frame is None:
+            self._frame = text_frame(row_to_json(self.row))
+            self.row = None
+        return self._frame
 
     @property
     def payload(self) -> bytes:
@@ -101,7 +116,7 @@ class RowRing:
         if ring is None:
             ring = self.rings[key] = deque(maxlen=self.size)
         self.seq += 1
-        entry = RingEntry(self.seq, row["bar_start"], row["bar_end"], text_frame(row_to_json(row)))
+        entry = RingEntry(self.seq, row)
         ring.append(entry)
         return key, entry
 

@@ -72,6 +72,8 @@ def discover(
         raise InputError(f"data folder '{root}' does not exist")
     if not root.is_dir():
         raise InputError(f"data folder '{root}' is not a folder")
+    if start and end and start > end:
+        raise InputError(f"--from {start} is later than --to {end}: no day to replay (both are inclusive)")
     wanted = {s.strip().upper() for s in symbols} if symbols else None
     channels = tuple(channels)
     files = []
@@ -101,10 +103,11 @@ def discover(
             f"no Tardis file named {FILE_PATTERN} with channel {'/'.join(channels)} "
             f"under '{root}' (filters: {filters})"
         )
-    return _plan(files)
+    return plan_days(files)
 
 
-def _plan(files: list[TardisFile]) -> list[DayPlan]:
+def plan_days(files: list[TardisFile]) -> list[DayPlan]:
+    """The files grouped by day, with the symbols each grouped file skips."""
     by_day: dict[date, list[TardisFile]] = defaultdict(list)
     for item in files:
         by_day[item.day].append(item)

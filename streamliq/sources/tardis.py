@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -16,9 +17,19 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..badinput import BadInputCounter
-from ..engine.events import ALLOWED_SIDES, BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, UNKNOWN, EventBatch
+from ..engine.events import (
+    ALLOWED_SIDES,
+    BATCH_TYPES,
+    SIDE_CODES,
+    TICKER_FIELDS,
+    UNKNOWN,
+    VALUE_RULES,
+    EventBatch,
+    invalid_values,
+)
 from ..errors import InputError, bad_row_message
 from .discovery import TardisFile
+from .units import UnitConverter, default_converter, missing_spec_message
 
 KEY_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")
 VALUE_COLUMNS = {
@@ -37,8 +48,11 @@ class TardisFileReader:
     """Yields the events of one file as batches; `bytes_read` tracks compressed bytes."""
 
     def __init__(self, item: TardisFile, symbols: frozenset[str] | None, skip_symbols: frozenset[str],
-                 skip_bad_rows: bool, bad_rows: BadInputCounter, block_size: int = 1 << 23) -> None:
+                 skip_bad_rows: bool, bad_rows: BadInputCounter, block_size: int = 1 << 23,
+                 units: UnitConverter | None = None) -> None:
+        """`units` brings amounts and open interest to base units (default: the shipped spec table)."""
         self.item = item
+        self.units = units or default_converter()
         self.symbols = symbols
         self.skip_symbols = skip_symbols
         self.skip_bad_rows = skip_bad_rows
@@ -101,12 +115,7 @@ class TardisFileReader:
 
     # -- reading ----------------------------------------------------------------------------
     def _check_header(self) -> None:
-        opener = gzip.open if self.item.path.suffix == ".gz" else open
-        try:
-            with opener(self.item.path, "rt", encoding="utf-8", newline="") as handle:
-                header = handle.readline().rstrip("\r\n")
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.path}: cannot read the file: {exc}") from None
+        header = read_header(self.item.path)
         names = header.split(",")
         for column in self.columns:
             if column not in names:
@@ -161,8 +170,21 @@ class TardisFileReader:
             keep &= wanted[symbol_index]
         if not keep.any():
             return
-        yield self._batch({name: values if isinstance(values, tuple) else values[keep]
-                           for name, values in columns.items()}, keep)
+        batch = self._batch({name: values if isinstance(values, tuple) else values[keep]
+                             for name, values in columns.items()}, keep)
+        batch = self._in_base_units(batch, first_line + np.flatnonzero(keep))
+        if len(batch):
+            yield batch
+
+    def _in_base_units(self, batch: EventBatch, lines: np.ndarray) -> EventBatch:
+        """FACTORS.md section 9: a symbol without a contract spec stops the replay (or is skipped)."""
+        batch, missing = self.units.convert(batch)
+        for (exchange, symbol), rows in missing:
+            message = f"{self.path}:{int(lines[np.argmax(rows)])}: {missing_spec_message(exchange, symbol)}"
+            if not self.skip_bad_rows:
+                raise InputError(message)
+            self.bad_rows.record(f"no contract spec for {symbol} ({exchange})", message, int(rows.sum()))
+        return batch
 
     def _batch(self, columns: dict, keep: np.ndarray) -> EventBatch:
         exchanges, exchange_index = columns["exchange"]
@@ -201,15 +223,14 @@ class TardisFileReader:
             column = pc.cast(pc.if_else(pc.and_(pc.invert(empty), ok), column, None),
                              pa.int64() if integer else pa.float64())
         if integer:
-            missing = _np_bool(pc.is_null(column))
-            problems.append(("missing value", missing))
-            values = column.fill_null(0).to_numpy() if isinstance(column, pa.Array) else \
-                pc.fill_null(column, 0).to_numpy()
-            return values.astype(np.int64, copy=False), problems
+            if column.null_count:  # (filling nulls copies the column: only when there are some)
+                problems.append(("missing value", _np_bool(pc.is_null(column))))
+                column = pc.fill_null(column, 0)
+            return np.asarray(column.to_numpy(), dtype=np.int64), problems
         values = np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
                             else column.to_numpy(), dtype=np.float64)
-        if name in ("price", "amount"):
-            problems.append(("must be a positive number", ~(values > 0)))
+        if name in VALUE_RULES:
+            problems.append((VALUE_RULES[name], invalid_values(name, values)))
         return values, problems
 
     def _bad(self, mask: np.ndarray, field: str, why: str, column, first_line: int) -> np.ndarray:
@@ -222,6 +243,37 @@ class TardisFileReader:
             raise InputError(message)
         self.bad_rows.record(f"{field}: {why}", message, int(mask.sum()))
         return mask
+
+
+def read_header(path: Path) -> str:
+    """The first line of a Tardis file; InputError when it is empty or cannot be read."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            header = handle.readline().rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the file: {exc}") from None
+    if not header:
+        raise InputError(f"{path}: empty file (not even a header line)")
+    return header
+
+
+def check_readable(item: TardisFile, chunk: int = 1 << 24) -> None:
+    """Raise InputError unless `item` has a first line and decompresses to its end.
+
+    `--skip-bad-rows` skips an unreadable file (empty, truncated gzip) as a whole, before any of
+    its rows is used, so that the rows of its day are those of a day without the file (`gap`).
+    This costs one decompression pass, and only with `--skip-bad-rows`.
+    """
+    read_header(item.path)
+    if item.path.suffix != ".gz":
+        return
+    try:
+        with pa.OSFile(str(item.path)) as raw, pa.CompressedInputStream(raw, "gzip") as stream:
+            while stream.read(chunk):
+                pass
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{item.path}: cannot read the file: {exc}") from None
 
 
 def _dictionary(column) -> tuple[list[str], np.ndarray]:

@@ -4,16 +4,15 @@ Most bar values are 0 (an empty bar), which the computation exploits without giv
 exactness or batching-independence:
 
 - Counts of non-zero values in a window are integer prefix differences (exact).
-- Window sums for the z-scores come from blocks of N bars aligned on each instrument's row
-  number: a window is the tail of one block plus the head of the next, each summed in order
-  from its block's edge (`numpy.add.accumulate`), so a row's sum never depends on where a
-  close began. Values are never negative, so both parts are accurate to N ulps; with a zero in
-  the window the variance is at least mean^2 / (N - 1), so `sum(x^2) - sum(x)^2 / N` keeps
-  ~12 digits. Windows without a zero are computed exactly, two-pass, from the window itself.
+- Window sums for the z-scores add up the window's non-zero values only (`numpy.add.reduceat`
+  over slices of the non-zero entries), so a row's sum depends on its window alone, never on
+  where a close began. With a zero in the window the variance is at least mean^2 / (N - 1), so
+  `sum(x^2) - sum(x)^2 / N` keeps ~12 digits; windows without a zero are computed exactly,
+  two-pass, from the window itself.
 - Ranks and exceedance thresholds are trivial for a zero value or a window of zeros; only the
   other rows gather their windows.
 
-An instrument's last `2 * max window` values and its number of rows so far are its state.
+An instrument's last `max window` values and its number of rows so far are its state.
 """
 
 from __future__ import annotations
@@ -65,6 +64,7 @@ class _Extended:
         nonzero = np.zeros((len(ext) + 1, ext.shape[1]), np.int64)
         np.cumsum(ext != 0, axis=0, out=nonzero[1:])
         self.nonzero_before = nonzero  # [i]: non-zero values at ext positions < i
+        self._explicit: tuple[np.ndarray, np.ndarray] | None = None  # rows with a non-zero value, x and x^2
 
     def nonzero_in(self, n: int) -> np.ndarray:
         """(rows, series): non-zero values among the n values before each row (valid once prior >= n)."""
@@ -73,36 +73,31 @@ class _Extended:
 
     def windows(self, rows: np.ndarray, n: int, column: int) -> np.ndarray:
         """(len(rows), n): the n values before each of `rows` in one series, oldest first."""
-        end = self.row_pos[rows]
-        return self.values[end[:, None] - n + np.arange(n), column]
+        series = np.ascontiguousarray(self.values[:, column])
+        return np.lib.stride_tricks.sliding_window_view(series, n)[self.row_pos[rows] - n]
 
-    def block_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n)."""
-        width = self.values.shape[1]
-        start = np.maximum(self.seen - n, 0) // n * n  # first block any window of the close touches
-        blocks = np.where(self.counts > 0, (self.seen + self.counts - 1) // n - start // n + 1, 0)
-        block_base = np.zeros(len(blocks) + 1, np.int64)
-        np.cumsum(blocks, out=block_base[1:])
-        used = np.flatnonzero(self.absolute >= start[self.seg])
-        seg, absolute = self.seg[used], self.absolute[used]
-        grid = np.zeros((int(block_base[-1]) * n, 2 * width))
-        cell = (block_base[seg] + absolute // n - start[seg] // n) * n + absolute % n
-        values = self.values[used]
-        grid[cell, :width] = values
-        grid[cell, width:] = values * values
-        grid = grid.reshape(-1, n, 2 * width)
-        head = np.add.accumulate(grid, axis=1).reshape(-1, 2 * width)
-        tail = np.add.accumulate(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1, 2 * width)
-        row_seg = self.seg[self.row_pos]
-        absolute = self.prior
+    def window_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n).
 
-        def cell_of(a: np.ndarray, seg: np.ndarray) -> np.ndarray:  # rows with < n values before: NaN later
-            return np.clip((block_base[seg] + a // n - start[seg] // n) * n + a % n, 0, len(head) - 1)
-
-        total = tail[cell_of(np.maximum(absolute - n, 0), row_seg)]
-        straddles = np.flatnonzero(absolute % n != 0)
-        total[straddles] += head[cell_of(absolute[straddles] - 1, row_seg[straddles])]
-        return total[:, :width], total[:, width:]
+        Each sum is `numpy.add.reduceat` over the window's non-zero values alone (a zero adds
+        nothing), so it depends on the window's values only, never on where a close began.
+        """
+        if self._explicit is None:
+            positions = np.flatnonzero((self.values != 0).any(axis=1))
+            values = self.values[positions]
+            padded = np.zeros((len(positions) + 1, 2 * values.shape[1]))  # a zero row: index len is valid
+            padded[:-1, :values.shape[1]] = values
+            padded[:-1, values.shape[1]:] = values * values
+            self._explicit = (positions, padded)
+        positions, values = self._explicit
+        lo = np.searchsorted(positions, self.row_pos - n)
+        hi = np.searchsorted(positions, self.row_pos)
+        bounds = np.empty(2 * len(lo), np.int64)
+        bounds[0::2], bounds[1::2] = lo, hi
+        sums = np.add.reduceat(values, bounds, axis=0)[0::2]
+        sums[lo == hi] = 0.0  # reduceat gives values[lo] for an empty slice
+        width = values.shape[1] // 2
+        return sums[:, :width], sums[:, width:]
 
 
 def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, state: RollingState,
@@ -130,7 +125,7 @@ def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, 
 def _zscores(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
     """(x - mean) / std (ddof=1) of the previous n values; NaN before n values or when all are equal."""
     count = ext.nonzero_in(n)
-    total, squares = ext.block_sums(n)
+    total, squares = ext.window_sums(n)
     mean = total / n
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = np.maximum(squares - total * mean, 0.0) / (n - 1)
