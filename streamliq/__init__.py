@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from .batch import LiquidationFactorEngine, read_metrics, replay
     from .feed import Feed, RowSource, stream
     from .replay_source import ReplaySource
+    from .research import labels
 
 _LAZY = {"LiquidationFactorEngine": "batch", "read_metrics": "batch", "replay": "batch", "Feed": "feed",
-         "RowSource": "feed", "stream": "feed", "ReplaySource": "replay_source"}
+         "RowSource": "feed", "stream": "feed", "ReplaySource": "replay_source", "labels": "research"}
 
 
 def __getattr__(name: str):
@@ -31,4 +32,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["BarEngine", "FactorConfig", "Feed", "InputError", "LiquidationFactorEngine", "ReplaySource", "RowSource",
-           "__version__", "read_metrics", "replay", "stream"]
+           "__version__", "labels", "read_metrics", "replay", "stream"]

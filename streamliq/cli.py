@@ -7,11 +7,11 @@ import logging
 import sys
 
 from . import __version__
-from .commands import plot, replay, run, serve
+from .commands import labels, plot, replay, report, run, serve
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (replay, run, serve, plot)
+SUBCOMMANDS = (replay, run, serve, plot, labels, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streamliq.engine.events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS, EventBatch
 from streamliq.rows import rows_to_frame
 
 T0 = 1_759_276_800_000_000  # 2025-10-01 00:00:00 UTC in µs
@@ -170,3 +171,17 @@ def frame_of(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def events() -> dict[str, pd.DataFrame]:
     return make_events()
+
+
+def channel_batch(channel: str, frame: pd.DataFrame) -> EventBatch:
+    """One event batch of a channel's frame (Tardis columns, in the frame's order)."""
+    symbols = sorted(frame["symbol"].unique())
+    fields = {"instruments": tuple((EXCHANGE, s) for s in symbols),
+              "instrument": frame["symbol"].map({s: i for i, s in enumerate(symbols)}).to_numpy(np.int32),
+              "ts": frame["timestamp"].to_numpy(np.int64), "arrival": frame["local_timestamp"].to_numpy(np.int64)}
+    if channel == "derivative_ticker":
+        fields.update({name: frame[name].to_numpy(float) for name in TICKER_FIELDS})
+    else:
+        fields.update({"side": frame["side"].map(SIDE_CODES).to_numpy(np.int8),
+                       "price": frame["price"].to_numpy(float), "amount": frame["amount"].to_numpy(float)})
+    return BATCH_TYPES[channel](**fields)

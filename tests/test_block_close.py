@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXCHANGE, MINUTE, T0, assert_rows_equal, frame_of
+from conftest import EXCHANGE, MINUTE, T0, assert_rows_equal, channel_batch, frame_of
 from test_parity import expected_rows, single_event
 
 from streamliq.driver import run_steps
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
-from streamliq.engine.events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS
 from streamliq.sources.merge import merge_by_arrival
 
 PARAMS = {"z_windows": (3, 12), "pct_windows": (5,), "bucket_quantiles": (0.9, 0.5),
@@ -70,16 +69,7 @@ def _batches(events: dict[str, pd.DataFrame], size: int) -> list[list]:
     """Per channel, arrival-ordered batches of at most `size` events."""
     out = []
     for channel, frame in events.items():
-        symbols = sorted(frame["symbol"].unique())
-        fields = {"instruments": tuple((EXCHANGE, s) for s in symbols),
-                  "instrument": frame["symbol"].map({s: i for i, s in enumerate(symbols)}).to_numpy(np.int32),
-                  "ts": frame["timestamp"].to_numpy(np.int64), "arrival": frame["local_timestamp"].to_numpy(np.int64)}
-        if channel == "derivative_ticker":
-            fields.update({name: frame[name].to_numpy(float) for name in TICKER_FIELDS})
-        else:
-            fields.update({"side": frame["side"].map(SIDE_CODES).to_numpy(np.int8),
-                           "price": frame["price"].to_numpy(float), "amount": frame["amount"].to_numpy(float)})
-        whole = BATCH_TYPES[channel](**fields)
+        whole = channel_batch(channel, frame)
         out.append([whole.take(slice(i, i + size)) for i in range(0, len(whole), size)])
     return out
 

@@ -9,11 +9,10 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import make_events
+from conftest import channel_batch, make_events
 
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
-from streamliq.engine.events import BATCH_TYPES, SIDE_CODES, TICKER_FIELDS
 from streamliq.engine.state import FORMAT, VERSION
 from streamliq.errors import InputError
 from streamliq.live.checkpoint import load_state, save_state
@@ -26,17 +25,7 @@ def _batches() -> list:
     """Every channel of the adversarial sample, as arrival-ordered batches of ~500 events."""
     out = []
     for channel, frame in make_events(seed=5, days=2).items():
-        frame = frame.sort_values("local_timestamp", kind="stable")
-        symbols = sorted(frame["symbol"].unique())
-        codes = frame["symbol"].map({s: i for i, s in enumerate(symbols)}).to_numpy(np.int32)
-        fields = {"instruments": tuple(("binance-futures", s) for s in symbols), "instrument": codes,
-                  "ts": frame["timestamp"].to_numpy(np.int64), "arrival": frame["local_timestamp"].to_numpy(np.int64)}
-        if channel == "derivative_ticker":
-            fields.update({name: frame[name].to_numpy(float) for name in TICKER_FIELDS})
-        else:
-            fields.update({"side": frame["side"].map(SIDE_CODES).to_numpy(np.int8),
-                           "price": frame["price"].to_numpy(float), "amount": frame["amount"].to_numpy(float)})
-        whole = BATCH_TYPES[channel](**fields)
+        whole = channel_batch(channel, frame.sort_values("local_timestamp", kind="stable"))
         out += [whole.take(slice(i, i + 500)) for i in range(0, len(whole), 500)]
     return sorted(out, key=lambda b: int(b.arrival[0]))
 

@@ -76,8 +76,8 @@ class _Extended:
         series = np.ascontiguousarray(self.values[:, column])
         return np.lib.stride_tricks.sliding_window_view(series, n)[self.row_pos[rows] - n]
 
-    def window_sums(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, series) sums of x and of x^2 over the n values before each row (prior >= n).
+    def window_sums(self, n: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(len(rows), series) sums of x and of x^2 over the n values before each of `rows`.
 
         Each sum is `numpy.add.reduceat` over the window's non-zero values alone (a zero adds
         nothing), so it depends on the window's values only, never on where a close began.
@@ -90,8 +90,9 @@ class _Extended:
             padded[:-1, values.shape[1]:] = values * values
             self._explicit = (positions, padded)
         positions, values = self._explicit
-        lo = np.searchsorted(positions, self.row_pos - n)
-        hi = np.searchsorted(positions, self.row_pos)
+        end = self.row_pos[rows]
+        lo = np.searchsorted(positions, end - n)
+        hi = np.searchsorted(positions, end)
         bounds = np.empty(2 * len(lo), np.int64)
         bounds[0::2], bounds[1::2] = lo, hi
         sums = np.add.reduceat(values, bounds, axis=0)[0::2]
@@ -125,12 +126,13 @@ def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, 
 def _zscores(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
     """(x - mean) / std (ddof=1) of the previous n values; NaN before n values or when all are equal."""
     count = ext.nonzero_in(n)
-    total, squares = ext.window_sums(n)
+    z = np.full(series.shape, np.nan)  # NaN for a window of zeros
+    mixed = np.flatnonzero(((count > 0) & (count < n)).any(axis=1) & (ext.prior >= n))
+    total, squares = ext.window_sums(n, mixed)
     mean = total / n
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = np.maximum(squares - total * mean, 0.0) / (n - 1)
-        z = (series - mean) / np.sqrt(variance)
-    z[count == 0] = np.nan  # a window of zeros
+        z[mixed] = np.where(count[mixed] > 0, (series[mixed] - mean) / np.sqrt(variance), np.nan)
     for column in range(series.shape[1]):
         full = np.flatnonzero((count[:, column] == n) & (ext.prior >= n))  # no zero: exact, two-pass
         if len(full):
