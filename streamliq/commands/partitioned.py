@@ -26,7 +26,8 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
                        help="retries of a failed task before its symbols are reported; bad input is not "
                             "retried (default: %(default)s)")
     group.add_argument("--tasks", type=int, metavar="N",
-                       help="replay tasks, symbols grouped by input size (default: 3 per worker thread)")
+                       help="replay tasks, symbols grouped by input size (default: 3 per worker thread, "
+                            "at least one per 32 symbols)")
 
 
 class SymbolProgress(ProgressBar):
