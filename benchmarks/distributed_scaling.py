@@ -23,6 +23,7 @@ Synthetic data
 How to run
     python benchmarks/distributed_scaling.py                     # 16 symbols, 2 days
     python benchmarks/distributed_scaling.py --symbols 32 --days 3 --repeat 3
+    python benchmarks/distributed_scaling.py --symbols 400 --days 10 --trades 2000 --freq 1h --per-symbol
 """
 
 from __future__ import annotations
@@ -129,18 +130,25 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--trades", type=int, default=100_000, help="trades per symbol and day")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--freq", help="bar frequencies of every run, e.g. 1h (default: streamliq's)")
+    parser.add_argument("--per-symbol", action="store_true",
+                        help="also run 2 workers with one task per symbol (--tasks SYMBOLS), the layout before tasks "
+                             "of many symbols")
     parser.add_argument("--data-root", type=Path, default=Path("/tmp/streamliq-bench-scaling"))
     parser.add_argument("--streamliq", default=str(Path(sys.executable).with_name("streamliq")))
     args = parser.parse_args()
 
     events = generate(args.data_root / "data", args.symbols, args.days, args.trades)
     out = args.data_root / "out"
-    base = [args.streamliq, "replay", "--data-dir", str(args.data_root / "data"), "--quiet"]
+    base = [args.streamliq, "replay", "--data-dir", str(args.data_root / "data"), "--quiet",
+            *(["--freq", args.freq] if args.freq else [])]
     runs = {
         "single process": [*base, "--out", f"{out}.parquet"],
         "dask, 1 worker": [*base, "--out", str(out), "--workers", "1"],
         "dask, 2 workers": [*base, "--out", str(out), "--workers", "2"],
     }
+    if args.per_symbol:
+        runs["2 w, per symbol"] = [*base, "--out", str(out), "--workers", "2", "--tasks", str(args.symbols)]
     print(f"{args.symbols} symbols x {args.days} days: {events:,} events; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} before the runs")
     rates = {}
@@ -149,7 +157,9 @@ def main() -> None:
         rates[name] = events / seconds
         print(f"{name:>16}: {seconds:7.2f} s  {rates[name]:>12,.0f} events/s")
     ratio = rates["dask, 2 workers"] / rates["dask, 1 worker"]
-    print(f"2 workers / 1 worker: {ratio:.2f}x  (load average {os.getloadavg()[0]:.2f} after the runs)")
+    print(f"2 workers / 1 worker: {ratio:.2f}x, 2 workers / single process: "
+          f"{rates['dask, 2 workers'] / rates['single process']:.2f}x  "
+          f"(load average {os.getloadavg()[0]:.2f} after the runs)")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ async def bench(args: argparse.Namespace) -> None:
 
     quantiles = statistics.quantiles(delays, n=100)
     print(f"clients {args.clients}, row JSON {len(server.ring.latest(RowFilter())[0].payload):,} bytes, "
-          f"cut off {int(metrics.ws_cutoffs.get())}")
+          f"cut off {int(metrics.value('streamliq_ws_slow_disconnects_total'))}")
     print(f"throughput: {args.rows:,} rows in {seconds:.2f} s = {args.rows / seconds:,.0f} rows/s through the server, "
           f"{args.rows * args.clients / seconds:,.0f} messages/s to clients; CPU seconds: server {server_cpu:.2f}, "
           f"clients {client_cpu:.2f}")

@@ -39,15 +39,19 @@ class RowSource(Protocol):
     def health(self) -> dict:
         """Status for `GET /health` (per connection for a live source)."""
 
+    # A live source also has `clock() -> float` (seconds since the epoch); the fan-out then
+    # observes each row's bar-close delay against it.
+
 
 class Feed:
     """One source, one fan-out, many sinks."""
 
     def __init__(self, source: RowSource, sinks: Iterable[Sink] = (), metrics: Metrics | None = None,
                  clock: Callable[[], float] | None = None) -> None:
+        """`clock` (default: the source's `clock`, a live source's wall clock) times the bar-close delay."""
         self.source = source
         self.metrics = metrics or Metrics()
-        self.fanout = Fanout(sinks, self.metrics, clock)
+        self.fanout = Fanout(sinks, self.metrics, clock or getattr(source, "clock", None))
 
     def add_sink(self, sink: Sink) -> Sink:
         self.fanout.add(sink)

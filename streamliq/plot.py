@@ -22,12 +22,14 @@ from .errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 DEFAULT_FACTOR = "all_notional_z24"
 BAND = 3.0
 SYMLOG_ABOVE = 4 * BAND
 SYMLOG_TICKS = (-1000, -300, -100, -30, -10, -3, 0, 3, 10, 30, 100, 300, 1000)
-PLOT_COLUMNS = ("bar_start", "bar_end", "close", "long_notional", "short_notional", "imbalance")
+PLOT_COLUMNS = ("bar_start", "bar_end", "close", "long_notional", "short_notional", "imbalance", "open", "high", "low")
+STALE_BARS = 3  # this many bars in a row without a price update are drawn as a break, not a flat line
 LONG_COLOUR, SHORT_COLOUR, PRICE_COLOUR, FACTOR_COLOUR = "#d62728", "#2ca02c", "#1f1f1f", "#1f77b4"
 QUOTE_CURRENCIES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
 LISTED = 20  # names shown in an error message
@@ -46,6 +48,7 @@ class ChartData:
 def load_chart_data(path: str | Path, symbol: str, freq: str | None = None, start: str | None = None,
                     end: str | None = None, factor: str = DEFAULT_FACTOR) -> ChartData:
     """One symbol's rows at one frequency, between `start` and `end` (inclusive UTC dates or times)."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
@@ -81,8 +84,11 @@ def load_chart_data(path: str | Path, symbol: str, freq: str | None = None, star
         raise InputError(f"{path}: no {freq} bars for {symbol}; its frequencies are {', '.join(freqs)}")
     frame = table.filter(pc.equal(table.column("freq"), freq)).to_pandas().sort_values("bar_start")
     low, high = _bound(start, "--from", end=False), _bound(end, "--to", end=True)
-    keep = (frame["bar_start"] >= low if low is not None else True) & (
-        frame["bar_start"] < high if high is not None else True)
+    keep = pd.Series(True, index=frame.index)
+    if low is not None:
+        keep &= frame["bar_start"] >= low
+    if high is not None:
+        keep &= frame["bar_start"] < high
     frame = frame[keep].reset_index(drop=True)
     if frame.empty:
         raise InputError(f"{path}: no {freq} bars for {symbol} from {start or 'the start'} to {end or 'the end'}")
@@ -91,6 +97,16 @@ def load_chart_data(path: str | Path, symbol: str, freq: str | None = None, star
 
 def draw_chart(chart: ChartData, out: str | Path, width: int = 1600, height: int = 1000, dpi: int = 100) -> None:
     """Draw the chart as a `width` x `height` pixel image (PNG, SVG or PDF by the extension of `out`)."""
+    chart_figure(chart, width, height, dpi).savefig(out, dpi=dpi)
+
+
+def chart_figure(chart: ChartData, width: int = 1600, height: int = 1000, dpi: int = 100) -> Figure:
+    """The chart's matplotlib Figure (on an Agg canvas).
+
+    Without any price (a symbol without ticker data) the top panel holds the liquidation bars
+    alone. A price that was only carried forward (no update for `STALE_BARS` bars or more, or
+    bars missing from the file) is not drawn: the line breaks there instead of running flat.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
@@ -109,7 +125,8 @@ def draw_chart(chart: ChartData, out: str | Path, width: int = 1600, height: int
     fig.suptitle(f"{chart.symbol} liquidations, {chart.freq} bars, {first:%Y-%m-%d %H:%M} to "
                  f"{last:%Y-%m-%d %H:%M} UTC", fontsize="x-large")
 
-    liquidations = price.twinx()
+    has_price = bool(frame["close"].notna().any())
+    liquidations = price.twinx() if has_price else price
     liquidations.bar(start, frame["short_notional"], width=bar_width, align="edge", color=SHORT_COLOUR,
                      alpha=0.55, label="shorts liquidated (above 0)")
     liquidations.bar(start, -frame["long_notional"], width=bar_width, align="edge", color=LONG_COLOUR,
@@ -119,11 +136,16 @@ def draw_chart(chart: ChartData, out: str | Path, width: int = 1600, height: int
     liquidations.axhline(0, color="0.5", linewidth=0.8)
     liquidations.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):,.0f}"))
     liquidations.set_ylabel(f"liquidated notional per bar ({quote})")
-    price.plot(end, frame["close"], color=PRICE_COLOUR, linewidth=1.4, label="close (mark price)")
-    price.set_ylabel(f"close, mark price ({quote})")
-    price.set_zorder(liquidations.get_zorder() + 1)  # the line above the bars
-    price.patch.set_visible(False)
-    handles = price.get_legend_handles_labels()[0] + liquidations.get_legend_handles_labels()[0]
+    if has_price:
+        line_x, line_y = _price_line(frame)
+        price.plot(line_x, line_y, color=PRICE_COLOUR, linewidth=1.4, label="close (mark price)")
+        price.set_ylabel(f"close, mark price ({quote})")
+        price.set_zorder(liquidations.get_zorder() + 1)  # the line above the bars
+        price.patch.set_visible(False)
+        handles = price.get_legend_handles_labels()[0] + liquidations.get_legend_handles_labels()[0]
+    else:
+        handles = liquidations.get_legend_handles_labels()[0]
+        price.set_title("no price data (ticker) for this symbol", fontsize="small", loc="right")
     price.legend(handles=handles, loc="upper left", fontsize="small")
 
     factor.axhspan(-BAND, BAND, color="0.85", alpha=0.6, label=f"±{BAND:g} band")
@@ -154,7 +176,27 @@ def draw_chart(chart: ChartData, out: str | Path, width: int = 1600, height: int
     imbalance.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     for axis in (price, factor, imbalance):
         axis.grid(True, color="0.9")
-    fig.savefig(out, dpi=dpi)
+    return fig
+
+
+def _price_line(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Close at each bar's end, NaN (a break in the line) where it was only carried forward for
+    `STALE_BARS` bars or more, and at the start of any bars missing between two rows."""
+    import pandas as pd
+
+    close = frame["close"]
+    carried = ((frame["open"] == close) & (frame["high"] == close) & (frame["low"] == close)
+               & (close == close.shift())) | close.isna()
+    run_length = carried.groupby((~carried).cumsum()).transform("sum")
+    y = close.where(~(carried & (run_length >= STALE_BARS)))
+    x = frame["bar_end"].dt.tz_convert(None)
+    missing = frame["bar_start"].ne(frame["bar_end"].shift()) & (frame.index > 0)
+    if missing.any():  # a point without a value where bars are missing
+        x = pd.concat([x, frame.loc[missing, "bar_start"].dt.tz_convert(None)], ignore_index=True)
+        y = pd.concat([y, pd.Series(float("nan"), index=range(int(missing.sum())))], ignore_index=True)
+        order = x.argsort(kind="stable")
+        x, y = x.iloc[order].reset_index(drop=True), y.iloc[order].reset_index(drop=True)
+    return x, y
 
 
 def _bound(text: str | None, what: str, end: bool) -> pd.Timestamp | None:

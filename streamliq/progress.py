@@ -21,10 +21,10 @@ class ProgressBar:
         self.last_shown = 0.0
         self.shown = False
 
-    def __call__(self, stats: ReplayStats) -> None:
+    def __call__(self, stats: ReplayStats, force: bool = False) -> None:
         now = time.monotonic()
         elapsed = stats.seconds
-        if elapsed < SHOW_AFTER_SECONDS or now - self.last_shown < self.interval:
+        if not force and (elapsed < SHOW_AFTER_SECONDS or now - self.last_shown < self.interval):
             return
         self.last_shown = now
         share = stats.done_share
@@ -43,8 +43,11 @@ class ProgressBar:
         """The counts shown between the bar and the ETA."""
         return f"{stats.events:,} events  {stats.events / max(stats.seconds, 1e-9):,.0f} ev/s  {stats.rows:,} rows"
 
-    def done(self) -> None:
-        """End the in-place line."""
+    def done(self, stats: ReplayStats | None = None) -> None:
+        """End the line; with `stats`, a line that was shown is drawn once more with the final counts
+        (so that it never ends on a stale count)."""
+        if self.shown and stats is not None:
+            self(stats, force=True)
         if self.shown and self.tty:
             self.stream.write("\n")
             self.stream.flush()

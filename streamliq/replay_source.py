@@ -26,8 +26,6 @@ class ReplaySource:
         self.metrics = metrics
         self.state = "waiting"
         self._stop = False
-        self._counted_events = 0
-        self._counted_bad: dict[str, int] = {}
 
     async def run(self, publish: Callable[[list[dict]], None]) -> None:
         loop = asyncio.get_running_loop()
@@ -74,11 +72,9 @@ class ReplaySource:
         if self.metrics is None:
             return
         stats = self.replay.stats
-        self.metrics.messages.inc(stats.events - self._counted_events, kind="replay_event")
-        self._counted_events = stats.events
-        for kind, count in dict(stats.bad_rows.counts).items():  # copied: the thread adds kinds
-            self.metrics.bad_input.inc(count - self._counted_bad.get(kind, 0), kind=kind)
-            self._counted_bad[kind] = count
+        self.metrics.catch_up(self.metrics.messages, "kind", {"replay_event": stats.events})
+        bad = dict(stats.bad_rows.counts)  # a copy: the replay's thread adds kinds
+        self.metrics.catch_up(self.metrics.bad_input, "kind", bad)
 
     def health(self) -> dict:
         stats = self.replay.stats

@@ -64,11 +64,11 @@ def test_a_stuck_sink_never_delays_the_others_and_shutdown_keeps_its_deadline():
         stuck_queue = fanout.queues[0]
         assert (stuck_queue.in_flight, len(stuck_queue.rows)) == (300, 500)
         assert [r["bar_start"] for r in stuck_queue.rows] == [r["bar_start"] for r in rows[2500:]]  # the newest
-        assert metrics.sink_dropped.get(sink="stuck") == 3000 - 300 - 500
+        assert metrics.value("streamliq_sink_dropped_total", sink="stuck") == 3000 - 300 - 500
         await asyncio.wait_for(fanout.close(timeout=0.3), 2)
         assert good.closed and stuck.closed
-        assert metrics.sink_dropped.get(sink="stuck") == 3000  # the rest is lost at shutdown, and counted
-        assert metrics.sink_dropped.get(sink="good") == 0
+        assert metrics.value("streamliq_sink_dropped_total", sink="stuck") == 3000  # the rest is lost at shutdown
+        assert metrics.value("streamliq_sink_dropped_total", sink="good") == 0
         assert fanout.stats() == {"stuck": {"queue_depth": 0, "dropped": 3000},
                                   "good": {"queue_depth": 0, "dropped": 0}}
 
@@ -91,7 +91,7 @@ def test_a_failing_sink_counts_its_losses_and_logs_each_kind_once(caplog):
     with caplog.at_level(logging.WARNING, logger="streamliq.sinks"):
         good = run(body())
     assert len(good.rows) == 50
-    assert metrics.sink_dropped.get(sink="failing") == 50
+    assert metrics.value("streamliq_sink_dropped_total", sink="failing") == 50
     assert [r.getMessage() for r in caplog.records] == [
         "sink failing dropped 10 rows (send failed: ConnectionResetError): peer went away; "
         "further drops of this kind are only counted"]
@@ -111,7 +111,7 @@ def test_a_file_like_sink_drops_the_newest_rows_when_full():
 
     sink = run(body())
     assert keys(sink.rows) == keys(series("BTCUSDT", "1m", 40))
-    assert metrics.sink_dropped.get(sink="file") == 10
+    assert metrics.value("streamliq_sink_dropped_total", sink="file") == 10
 
 
 def test_sink_names_must_be_unique():
@@ -143,8 +143,8 @@ def test_callbacks_get_every_row_in_order_and_a_raising_callback_loses_only_that
     assert keys(seen_async) == keys(rows)
     assert keys(seen_sync) == keys(rows[:3] + rows[4:])
     assert isinstance(sync_sink, CallbackSink)
-    assert feed.metrics.sink_dropped.get(sink=sync_sink.name) == 1
-    assert feed.metrics.rows.get(freq="1m") == 60
+    assert feed.metrics.value("streamliq_sink_dropped_total", sink=sync_sink.name) == 1
+    assert feed.metrics.value("streamliq_rows_total", freq="1m") == 60
 
 
 def test_stream_yields_every_row_in_order_then_raises_the_source_error():
@@ -229,8 +229,8 @@ def test_stream_of_a_replay_equals_the_replay(tmp_path):
     assert keys(got) == keys(expected)
     assert all(_same(a, b) for a, b in zip(got, expected, strict=True))
     assert source.health()["state"] == "done" and source.health()["progress"] == 1.0
-    assert metrics.messages.get(kind="replay_event") == source.replay.stats.events > 0
-    assert metrics.rows.get(freq="5m") == sum(r["freq"] == "5m" for r in expected)
+    assert metrics.value("streamliq_messages_total", kind="replay_event") == source.replay.stats.events > 0
+    assert metrics.value("streamliq_rows_total", freq="5m") == sum(r["freq"] == "5m" for r in expected)
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -262,4 +262,4 @@ def test_a_replay_keeps_pace_with_a_slow_sink_and_loses_nothing(tmp_path):
     sink, feed = run(body())
     assert len(expected) > 2 * 1200
     assert keys(sink.rows) == keys(expected)
-    assert feed.metrics.sink_dropped.get(sink="slow") == 0
+    assert feed.metrics.value("streamliq_sink_dropped_total", sink="slow") == 0

@@ -31,25 +31,26 @@ MARK_ARRAY = ('{"stream":"!markPrice@arr@1s","data":[{"e":"markPriceUpdate","E":
               '"s":"ETHUSDT","p":"2401.5","ap":"2401.5","P":"0","i":"2400.1","r":"","T":0,"st":1}]}')
 AGG_TRADE = ('{"e":"aggTrade","E":1791382992340,"a":3477868433,"s":"BTCUSDT","p":"83091.70","q":"0.022",'
              '"nq":"0.022","f":8153634393,"l":8153634394,"T":1791382992338,"m":true,"st":1}')
-
+ARRIVAL = 1_791_383_000_000_000  # µs, after every frame's exchange time
 
 
 def _rows(block) -> list[dict]:
     """The rows a record closed, as dicts (a non-tick record closes nothing)."""
     return [] if block is None else block.to_dicts()
 
+
 def normalize(*frames: str, symbols: frozenset[str] | None = None) -> tuple[list, BadInputCounter]:
     buffer, bad = EventBuffer(EXCHANGE), BadInputCounter()
     normalizer = BinanceNormalizer(buffer, symbols, bad)
     for i, text in enumerate(frames):
-        normalizer.frame(text, 1_000 + i)
+        normalizer.frame(text, ARRIVAL + i)
     return buffer.drain(), bad
 
 
 def test_force_order_is_a_liquidation_with_price_p_amount_z_and_time_t():
     [batch], bad = normalize(FORCE_ORDER)
     assert batch.instruments == ((EXCHANGE, "BTCUSDT"),)
-    assert (batch.ts.tolist(), batch.arrival.tolist()) == ([1781416602260_000], [1_000])
+    assert (batch.ts.tolist(), batch.arrival.tolist()) == ([1781416602260_000], [ARRIVAL])
     assert (batch.side.tolist(), batch.price.tolist(), batch.amount.tolist()) == ([BUY], [64562.5], [0.002])
     assert bad.total == 0
 
@@ -96,8 +97,8 @@ def test_bad_frames_are_counted_by_kind_and_skipped(caplog):
 def test_open_interest_body_is_a_ticker_event_with_open_interest_only():
     buffer, bad = EventBuffer(EXCHANGE), BadInputCounter()
     normalizer = BinanceNormalizer(buffer, None, bad)
-    normalizer.open_interest('{"symbol":"BTCUSDT","openInterest":"109049.480","time":1789913109480}', 5)
-    normalizer.open_interest('{"code":-1121,"msg":"Invalid symbol."}', 6)
+    normalizer.open_interest('{"symbol":"BTCUSDT","openInterest":"109049.480","time":1789913109480}', ARRIVAL)
+    normalizer.open_interest('{"code":-1121,"msg":"Invalid symbol."}', ARRIVAL + 1)
     [batch] = buffer.drain()
     assert batch.open_interest.tolist() == [109049.48] and batch.ts.tolist() == [1789913109480_000]
     assert math.isnan(batch.mark_price[0])

@@ -31,9 +31,10 @@ def live_settings(fake: FakeBinance, tmp_path, **overrides) -> LiveSettings:
     return resolve(values, None)
 
 
-def run_live(settings: LiveSettings, script) -> tuple[LiveDaemon, list[dict]]:
-    """Run the daemon while `script(daemon)` (a coroutine function) plays; return the rows it emitted."""
-    rows: list[dict] = []
+def run_live(settings: LiveSettings, script, rows: list[dict] | None = None) -> tuple[LiveDaemon, list[dict]]:
+    """Run the daemon while `script(daemon)` (a coroutine function) plays; return the rows it emitted
+    (appended to `rows` as they come, if given)."""
+    rows = [] if rows is None else rows
 
     async def main() -> LiveDaemon:
         daemon = LiveDaemon(settings, handle_signals=False)
@@ -72,23 +73,56 @@ async def trade_for(fake: FakeBinance, seconds: float, symbols=SYMBOLS, step: fl
     return events
 
 
+async def trade_until(fake: FakeBinance, predicate, what: str, timeout: float = 30.0) -> int:
+    """Trade (as `trade_for`) until `predicate()` holds; return the number of events pushed."""
+    deadline = time.monotonic() + timeout
+    events = 0
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s trading until {what}"
+        events += await trade_for(fake, 0.5)
+    return events
+
+
 async def subscribed(fake: FakeBinance, *streams: str) -> None:
-    await asyncio.to_thread(fake.wait_until_subscribed, *(streams or STREAMS), timeout=5)
+    await asyncio.to_thread(fake.wait_until_subscribed, *(streams or STREAMS), timeout=30)
 
 
 def keys(rows: list[dict]) -> list[tuple]:
     return [(r["symbol"], r["freq"], r["bar_start"]) for r in rows]
 
 
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition", poll: float = 0.02) -> None:
+    """Poll `predicate()` until it is true (a loaded machine gets the whole `timeout`, a fast one
+    returns at once); fail naming `what` when it never is."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(poll)
+
+
+async def wait_for(predicate, timeout: float = 20.0, what: str = "condition", poll: float = 0.02) -> None:
+    """`wait_until` on the event loop."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(poll)
+
+
 def test_live_rows_equal_the_replay_of_the_recording(fake, tmp_path):
     settings = live_settings(fake, tmp_path, freq="1s,2s")
+    every = {(s, f) for s in SYMBOLS for f in ("1s", "2s")}
+    rows: list[dict] = []
 
     async def script(daemon):
         await subscribed(fake)
-        await trade_for(fake, 3.5)
+        await trade_for(fake, 1.5)
+        await trade_until(fake, lambda: any(r["open_interest"] == 100000.0 for r in rows)
+                          and {(r["symbol"], r["freq"]) for r in rows if r["all_count"]} == every
+                          and sum(r["all_count"] for r in rows) > 5,
+                          "liquidations in bars of each symbol and frequency, and a polled open interest")
 
-    daemon, rows = run_live(settings, script)
-    assert {(r["symbol"], r["freq"]) for r in rows} == {(s, f) for s in SYMBOLS for f in ("1s", "2s")}
+    daemon, rows = run_live(settings, script, rows)
+    assert {(r["symbol"], r["freq"]) for r in rows} == every
     assert len(set(keys(rows))) == len(rows)
     assert sum(r["all_count"] for r in rows) > 5 and any(r["close"] == r["close"] for r in rows)
     assert any(r["open_interest"] == 100000.0 for r in rows)  # the REST poller fed open interest
@@ -141,6 +175,13 @@ def test_garbage_frames_unknown_symbols_and_http_429_are_survived(fake, tmp_path
                                 '"X":"FILLED","T":1}}}')
         await trade_for(fake, 2.5)
 
+        def asked_again() -> bool:
+            requests = fake.requests("/fapi/v1/openInterest")
+            refused = [r for r in requests if r.status == 429]
+            return bool(refused) and any(r.at > refused[0].at for r in requests)
+
+        await trade_until(fake, asked_again, "the refused request asked again")
+
     daemon, rows = run_live(settings, script)
     bad = dict(daemon.core.bad.counts)
     assert bad == {"frame is not JSON": 1, "unknown event type 'somethingNew'": 1, "symbol not subscribed": 1}
@@ -159,7 +200,10 @@ def test_rotation_before_the_cut_off_is_make_before_break(fake, tmp_path):
 
     async def script(daemon):
         await subscribed(fake)
-        pushed.append(await trade_for(fake, 4.0))
+        pushed.append(await trade_until(fake, lambda: daemon.connections[0].stats.rotations >= 2, "two rotations"))
+        pushed[0] += await trade_for(fake, 0.5)
+        await wait_for(lambda: daemon.core.engine.events + len(daemon.core.buffer) == pushed[0],
+                       what="every pushed event in the core")
 
     daemon, rows = run_live(settings, script)
     assert daemon.core.engine.events == pushed[0]  # every event once, though sockets overlapped
@@ -218,6 +262,22 @@ def _start_daemon(fake: FakeBinance, tmp_path, extra: list[str]):
     return process
 
 
+def _written(path) -> list[dict]:
+    """The complete rows of a JSON lines output that a daemon may be appending to."""
+    import json
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
+
+
+def _bars_of_each_symbol(rows: list[dict]) -> int:
+    return min(sum(r["symbol"] == symbol for r in rows) for symbol in SYMBOLS)
+
+
+def _all_closed(fake: FakeBinance) -> bool:
+    return not any(c.open for c in fake.connections())
+
+
 def _terminate(process) -> tuple[float, str]:
     import signal
     started = time.monotonic()
@@ -230,19 +290,22 @@ def test_sigterm_then_restart_writes_every_row_once_and_the_recording_reproduces
     import json
 
     from streamliq.cli import main
+    out = tmp_path / "out.jsonl"
     with Market(fake):
         first = _start_daemon(fake, tmp_path, [])
-        fake.wait_until_subscribed(*STREAMS, timeout=10)
-        time.sleep(2.5)
+        fake.wait_until_subscribed(*STREAMS, timeout=30)
+        wait_until(lambda: _bars_of_each_symbol(_written(out)) >= 3, what="three bars of each symbol")
         seconds, stderr = _terminate(first)
         assert first.returncode == 0, stderr
         assert seconds < 5, seconds
         assert "event=started" in stderr and "streamliq run:" in stderr
-        time.sleep(1.5)  # downtime
+        written = len(_written(out))
+        wait_until(lambda: _all_closed(fake), what="the first daemon's connections to close")
+        time.sleep(1.5)  # the downtime under test (not a wait for anything): its bars come back empty, as gaps
         second = _start_daemon(fake, tmp_path, [])
-        time.sleep(0.5)
-        fake.wait_until_subscribed(*STREAMS, timeout=10)
-        time.sleep(2.5)
+        fake.wait_until_subscribed(*STREAMS, timeout=30)
+        wait_until(lambda: _bars_of_each_symbol([r for r in _written(out)[written:] if not r["gap"]]) >= 3,
+                   what="three bars of each symbol after the restart")
         seconds, stderr = _terminate(second)
         assert second.returncode == 0 and seconds < 5, stderr
         assert "event=restored" in stderr
@@ -266,11 +329,16 @@ def test_sigterm_then_restart_writes_every_row_once_and_the_recording_reproduces
 def test_all_symbols_uses_the_all_market_streams_and_polls_exchange_info_symbols(fake, tmp_path):
     settings = live_settings(fake, tmp_path, symbols=None, all_symbols=True)
 
+    rows: list[dict] = []
+
     async def script(daemon):
         await subscribed(fake, "!forceOrder@arr", "!markPrice@arr@1s")
         await trade_for(fake, 2.0)
+        await trade_until(fake, lambda: {r["symbol"] for r in rows} == set(SYMBOLS) and {
+            r.query["symbol"] for r in fake.requests("/fapi/v1/openInterest")} == set(SYMBOLS),
+            "rows and open interest of every symbol")
 
-    daemon, rows = run_live(settings, script)
+    daemon, rows = run_live(settings, script, rows)
     assert [c.streams for c in daemon.connections] == [["!forceOrder@arr", "!markPrice@arr@1s"]]
     assert {r["symbol"] for r in rows} == set(SYMBOLS)
     assert fake.requests("/fapi/v1/exchangeInfo")
@@ -280,17 +348,21 @@ def test_all_symbols_uses_the_all_market_streams_and_polls_exchange_info_symbols
 def test_after_a_hard_kill_the_restart_skips_rows_already_written(fake, tmp_path):
     import json
     import signal
+    out = tmp_path / "out.jsonl"
     with Market(fake):
         first = _start_daemon(fake, tmp_path, ["--checkpoint-every", "1s"])
-        fake.wait_until_subscribed(*STREAMS, timeout=10)
-        time.sleep(2.7)
+        fake.wait_until_subscribed(*STREAMS, timeout=30)
+        wait_until(lambda: (tmp_path / "state").exists(), what="a checkpoint")
+        checkpointed = (tmp_path / "state").stat().st_mtime_ns
+        wait_until(lambda: (tmp_path / "state").stat().st_mtime_ns != checkpointed
+                   and _bars_of_each_symbol(_written(out)) >= 2, what="a second checkpoint and rows after it")
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=10)
-        written_before = len((tmp_path / "out.jsonl").read_text().splitlines())
+        written_before = len(out.read_text().splitlines())
+        wait_until(lambda: _all_closed(fake), what="the killed daemon's connections to close")
         second = _start_daemon(fake, tmp_path, ["--checkpoint-every", "1s"])
-        time.sleep(0.5)
-        fake.wait_until_subscribed(*STREAMS, timeout=10)
-        time.sleep(2.0)
+        fake.wait_until_subscribed(*STREAMS, timeout=30)
+        wait_until(lambda: len(_written(out)) >= written_before + 2 * len(SYMBOLS), what="rows after the restart")
         _, stderr = _terminate(second)
         assert second.returncode == 0, stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -307,7 +379,7 @@ def test_many_streams_are_spread_and_subscribed_under_the_message_limit(tmp_path
 
         async def script(daemon):
             await asyncio.to_thread(fake.wait_until_subscribed, *(f"{s.lower()}@aggTrade" for s in symbols),
-                                    timeout=10)
+                                    timeout=30)
 
         run_live(settings, script)
         connections = fake.connections()
@@ -318,25 +390,46 @@ def test_many_streams_are_spread_and_subscribed_under_the_message_limit(tmp_path
         assert all(b - a >= 0.2 for a, b in pairwise(times))  # paced SUBSCRIBE requests
 
 
-def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, tmp_path):
+def test_metrics_channel_polls_positioning_statistics_without_look_ahead(fake, tmp_path, monkeypatch):
     from fake_binance import long_short_row, open_interest_hist_row, taker_row
+
+    from streamliq.live import pollers
     settings = live_settings(fake, tmp_path, channels="liquidations,ticker,metrics", freq="1s")
     period_ms = 300_000
-    published = now_ms() + 4_000  # the newest row's period ends 4 s from now: its value is public then
-    stamp = published - period_ms
-    for endpoint in ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio"):
-        fake.set_series(endpoint, "BTCUSDT", [long_short_row("BTCUSDT", 0.6, stamp - period_ms),
-                                              long_short_row("BTCUSDT", 0.75, stamp)])
-    fake.set_series("takerlongshortRatio", "BTCUSDT", [taker_row(10.0, 5.0, stamp - period_ms),
-                                                       taker_row(30.0, 10.0, stamp)])
-    fake.set_series("openInterestHist", "BTCUSDT", [open_interest_hist_row("BTCUSDT", 123.0, 4.5e6, stamp)])
-    fake.fail_next(1, 429, 1, "/futures/data/takerlongshortRatio")
+    gate = asyncio.Event()  # the poller's first round waits for the series: no start-up deadline
+    polling = pollers.MetricsPoller.run
+
+    async def gated(self) -> None:
+        await gate.wait()
+        await polling(self)
+
+    monkeypatch.setattr(pollers.MetricsPoller, "run", gated)
+    monkeypatch.setattr(pollers, "STATS_REQUESTS_PER_S", 50.0)  # a round of 0.2 s (+1 s for the 429), not 4 s
+    rows: list[dict] = []
+    marks: dict[str, int] = {}
 
     async def script(daemon):
         await subscribed(fake)
-        await trade_for(fake, 9.0)
+        pushing = asyncio.create_task(trade_for(fake, 60.0))
+        await wait_for(lambda: any(r["symbol"] == "BTCUSDT" for r in rows), what="the first BTCUSDT row")
+        # the newest row's period ends 5 s from now (rows are flowing): its value is public then, and
+        # the poll (released now) has 5 s to bring it before its bar closes
+        published = marks["published"] = now_ms() + 5_000
+        stamp = published - period_ms
+        for endpoint in ("topLongShortPositionRatio", "topLongShortAccountRatio", "globalLongShortAccountRatio"):
+            fake.set_series(endpoint, "BTCUSDT", [long_short_row("BTCUSDT", 0.6, stamp - period_ms),
+                                                  long_short_row("BTCUSDT", 0.75, stamp)])
+        fake.set_series("takerlongshortRatio", "BTCUSDT", [taker_row(10.0, 5.0, stamp - period_ms),
+                                                           taker_row(30.0, 10.0, stamp)])
+        fake.set_series("openInterestHist", "BTCUSDT", [open_interest_hist_row("BTCUSDT", 123.0, 4.5e6, stamp)])
+        fake.fail_next(1, 429, 1, "/futures/data/takerlongshortRatio")
+        gate.set()
+        await wait_for(lambda: any(r["symbol"] == "BTCUSDT" and r["bar_start"] >= (published + 1_000) * 1000
+                                   for r in rows), timeout=60, what="a BTCUSDT bar after the publication")
+        pushing.cancel()
 
-    daemon, rows = run_live(settings, script)
+    daemon, rows = run_live(settings, script, rows)
+    published = marks["published"]
     btc = [r for r in rows if r["symbol"] == "BTCUSDT"]
     before = [r for r in btc if r["bar_end"] <= published * 1000]
     after = [r for r in btc if r["bar_start"] >= published * 1000]
@@ -364,8 +457,8 @@ def test_run_serves_rows_to_a_websocket_bot_with_health_and_metrics(fake, tmp_pa
     with Market(fake):
         daemon = _start_daemon(fake, tmp_path, ["--serve", f"127.0.0.1:{port}", "--token", "t0k",
                                                 "--sink", f"jsonl:{tmp_path / 'sink.jsonl'}"])
-        fake.wait_until_subscribed(*STREAMS, timeout=10)
-        deadline = time.monotonic() + 10
+        fake.wait_until_subscribed(*STREAMS, timeout=30)
+        deadline = time.monotonic() + 30
         while True:
             try:
                 ws = connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": "Bearer t0k"})
@@ -375,12 +468,12 @@ def test_run_serves_rows_to_a_websocket_bot_with_health_and_metrics(fake, tmp_pa
                 time.sleep(0.1)
         with ws:
             ws.send(json.dumps({"op": "subscribe", "symbols": ["BTCUSDT"], "freqs": ["1s"]}))
-            assert json.loads(ws.recv(timeout=5))["type"] == "subscribed"
-            received = [json.loads(ws.recv(timeout=5)) for _ in range(2)]
+            assert json.loads(ws.recv(timeout=30))["type"] == "subscribed"
+            received = [json.loads(ws.recv(timeout=30)) for _ in range(2)]
         request = urllib.request.Request(f"http://127.0.0.1:{port}/health", headers={"Authorization": "Bearer t0k"})
-        health = json.loads(urllib.request.urlopen(request, timeout=5).read())
+        health = json.loads(urllib.request.urlopen(request, timeout=30).read())
         request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer t0k"})
-        metrics = urllib.request.urlopen(request, timeout=5).read().decode()
+        metrics = urllib.request.urlopen(request, timeout=30).read().decode()
         seconds, stderr = _terminate(daemon)
         assert daemon.returncode == 0 and seconds < 5, stderr
     assert [(r["symbol"], r["freq"]) for r in received] == [("BTCUSDT", "1s")] * 2
@@ -433,3 +526,58 @@ def test_a_task_that_dies_stops_the_daemon_loudly_after_a_checkpoint(fake, tmp_p
         asyncio.run(main())
     assert "event=task_failed task=open-interest" in caplog.text
     assert (tmp_path / "state").exists()
+
+
+def test_served_metrics_count_every_row_written_once(fake, tmp_path):
+    """What `streamliq run --serve --out FILE` exports at /metrics equals what it wrote to FILE."""
+    import json
+
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from streamliq.feed import Feed
+    from streamliq.sinks.append import AppendingFileSink
+    from streamliq.sinks.server import RowServer
+
+    settings = live_settings(fake, tmp_path, freq="1s,2s", oi_interval="0")
+    out = tmp_path / "out.jsonl"
+
+    async def main() -> tuple[LiveDaemon, str]:
+        daemon = LiveDaemon(settings, AppendingFileSink(out, settings.factors.columns()), handle_signals=False)
+        feed = Feed(daemon, metrics=daemon.metrics)  # as `streamliq run --serve` wires them
+        server = feed.add_sink(RowServer("127.0.0.1", 0, metrics=daemon.metrics, health=feed.health))
+        stop = asyncio.Event()
+        feeding = asyncio.create_task(feed.run(stop, serve_after_source=True))
+        await subscribed(fake)
+        await trade_for(fake, 1.5)
+        await asyncio.to_thread(fake.push_raw, None, "garbage{")
+        await asyncio.to_thread(fake.push_force_order, "BTCUSDT", "SELL", 100, 1.0, now_ms() - 3_000)  # late
+        await asyncio.to_thread(fake.drop_connections)
+        await subscribed(fake)
+        await trade_for(fake, 1.5)
+        await wait_for(lambda: daemon.core.engine.late_events().get("1s"), what="the late event")
+        source = next(t for t in asyncio.all_tasks() if t.get_name() == "row source")
+        daemon.stop()
+        await source  # the daemon wrote its last rows; the server still serves
+        async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as response:
+            text = await response.text()
+        stop.set()
+        await feeding
+        return daemon, text
+
+    daemon, text = asyncio.run(main())
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == daemon.stats.rows > 0
+    for freq in ("1s", "2s"):
+        mine = [r for r in rows if r["freq"] == freq]
+        label = (("freq", freq),)
+        assert samples[("streamliq_rows_total", label)] == len(mine)
+        assert samples[("streamliq_late_events_total", label)] == sum(r["late_events"] for r in mine) >= 1
+        assert samples[("streamliq_gap_bars_total", label)] == sum(r["gap"] for r in mine) >= 1
+    assert samples[("streamliq_bar_close_delay_seconds_count", ())] == len(rows)
+    frames = sum(r["k"] == "ws" for r in _records(tmp_path / "rec"))
+    assert samples[("streamliq_messages_total", (("kind", "websocket"),))] == frames
+    assert samples[("streamliq_bad_input_total", (("kind", "frame is not JSON"),))] == 1
+    assert samples[("streamliq_reconnects_total", (("connection", "c0"),))] == 1

@@ -47,10 +47,10 @@ with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_a
 
 
 @pytest.fixture(scope="module")
-def scheduler():
+def scheduler(tmp_path_factory):
     """A 2-worker, 1-thread-each LocalCluster (in a child process) shared by this module's tests."""
     proc = subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path_factory.mktemp("cluster"))
     try:
         address = proc.stdout.readline().strip()
         assert address.startswith("tcp://127.0.0.1:"), address
@@ -120,6 +120,18 @@ def test_two_local_workers_give_the_single_process_rows(data, tmp_path):
     assert not list(tmp_path.glob(".factors.*"))  # no temporary folder left
 
 
+@pytest.mark.parametrize("tasks", ["1", "3"])
+def test_tasks_of_several_symbols_give_the_single_process_rows(data, scheduler, tmp_path, tasks):
+    expected = _single(data, tmp_path / "single.parquet", "--freq", "15m,1h")
+    out = tmp_path / "factors"
+    proc = cli("replay", "--data-dir", str(data), "--freq", "15m,1h", "--scheduler", scheduler, "--tasks", tasks,
+               "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert_rows_equal(_dataset(out), expected, exact=True)
+    folders = sorted(p.relative_to(out).as_posix() for p in out.glob("freq=*/symbol=*"))
+    assert folders == [f"freq={f}/symbol={s}" for f in ("15m", "1h") for s in sorted(SYMBOLS)]
+
+
 def test_scheduler_address_and_a_rerun_into_the_same_folder(data, scheduler, tmp_path):
     expected = _single(data, tmp_path / "single.parquet", "--symbols", "ETHUSDT,SOLUSDT")
     out = tmp_path / "factors"
@@ -151,7 +163,8 @@ def test_venue_units_and_instruments_reach_the_workers(scheduler, tmp_path):
     assert okx[0] == pytest.approx(okx[1] / 10, rel=1e-9) and okx[0] > 0
 
 
-def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys):
+@pytest.mark.parametrize("tasks", [[], ["--tasks", "1"]])
+def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys, tasks):
     """AAAUSDT's file of day 1 holds an arrival of day 2 at 01:00, so BBBUSDT's 00:15:01 arrival
     on day 2 sees a watermark of 01:00 and is late for its 15m bar: in both replays."""
     day2 = T0 + DAY
@@ -170,7 +183,8 @@ def test_the_clock_of_other_symbols_decides_lateness(scheduler, tmp_path, capsys
     expected_err = capsys.readouterr().err
     expected = pd.read_parquet(single)
     out = tmp_path / "factors"
-    proc = cli("replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--scheduler", scheduler, "--out", str(out))
+    proc = cli("replay", "--data-dir", str(tmp_path), "--freq", "15m,1h", "--scheduler", scheduler, "--out", str(out),
+               *tasks)
     assert proc.returncode == 0, proc.stderr
     assert "late events 1 (15m), 0 (1h);" in expected_err and "late events 1 (15m), 0 (1h);" in proc.stderr
     actual = _dataset(out)
@@ -189,18 +203,20 @@ def _break_price(path: Path, line: int) -> None:
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
-def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, tmp_path):
+@pytest.mark.parametrize("tasks", ["1", "4"])
+def test_a_failing_symbol_is_named_and_the_others_are_written(data, scheduler, tmp_path, tasks):
+    """In a task of several symbols too: that task is run again symbol by symbol."""
     folder = tmp_path / "data"
     shutil.copytree(data, folder)
     broken = folder / f"{EXCHANGE}_trades_2025-10-01_BTCUSDT.csv.gz"
     _break_price(broken, 5)
     out = tmp_path / "factors"
     proc = cli("replay", "--data-dir", str(folder), "--scheduler", scheduler, "--retries", "1", "--out", str(out),
-               "--quiet")
+               "--quiet", "--tasks", tasks)
     err = proc.stderr
     assert proc.returncode == 3, err
-    assert (f"streamliq replay: symbol BTCUSDT ({EXCHANGE}): InputError: {broken}:5: field 'price': "
-            "not a number (got '12x') (failed 2 times)") in err
+    assert err.splitlines()[0] == (f"streamliq replay: symbol BTCUSDT ({EXCHANGE}): InputError: {broken}:5: "
+                                   "field 'price': not a number (got '12x') (bad input, not retried)")
     assert f"1 symbol(s) failed: BTCUSDT ({EXCHANGE}); the other symbols were written" in err
     others = [s for s in SYMBOLS if s != "BTCUSDT"]
     expected = _single(data, tmp_path / "single.parquet", "--symbols", ",".join(others))
@@ -266,6 +282,7 @@ def test_split_reads_a_grouped_file_once_into_per_symbol_pieces(data, tmp_path, 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--workers", "2", "--out", "rows.csv"], "a partitioned replay writes a Parquet dataset, so --out names a folder"),
     (["--workers", "0"], "--workers must be a whole number >= 1 (got 0)"),
+    (["--workers", "2", "--tasks", "0"], "--tasks must be a whole number >= 1 (got 0)"),
     (["--workers", "2", "--recorded", "rec"], "--scheduler/--workers replay Tardis files, not a --recorded folder"),
 ])
 def test_bad_cluster_options_exit_2(data, tmp_path, monkeypatch, capsys, argv, message):
@@ -298,12 +315,52 @@ def test_symbols_and_all_symbols_exclude_each_other(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_progress_line_counts_symbols():
+def test_progress_line_counts_symbols_replayed():
     class Replay:
         plans = [object()] * 270
+        replayed = 2
 
     stats = ReplayStats(events=5_000, rows=1_234)
-    stats.symbols.update({("x", "A"), ("x", "B")})
     line = SymbolProgress(Replay()).describe(stats)
     assert line.startswith("2/270 symbols  5,000 events  ")
     assert line.endswith(" ev/s  1,234 rows")
+
+
+def test_the_progress_line_ends_on_every_symbol_done(data, scheduler, tmp_path):
+    """A shown progress line is drawn once more at the end, with the final count."""
+    script = ("import sys; from streamliq import progress; progress.SHOW_AFTER_SECONDS = 0; "
+              "from streamliq.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", script, "replay", "--data-dir", str(data), "--scheduler", scheduler,
+                           "--out", str(tmp_path / "factors")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if " symbols  " in line]
+    assert lines and "%  4/4 symbols  " in lines[-1], lines
+    assert f"for {len(SYMBOLS)} symbols" in proc.stderr
+
+
+def test_bad_input_in_a_grouped_file_is_one_line_without_retries_or_tracebacks(data, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    broken = folder / f"{EXCHANGE}_liquidations_2025-10-01_PERPETUALS.csv.gz"
+    _break_price(broken, 7)
+    proc = cli("replay", "--data-dir", str(folder), "--workers", "2", "--out", str(tmp_path / "factors"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == f"streamliq: error: {broken}:7: field 'price': not a number (got '12x')\n"
+    assert not (tmp_path / "factors").exists()
+
+
+def test_tasks_are_balanced_by_input_bytes():
+    from streamliq.partitioned.plan import SymbolPlan, balanced_tasks
+
+    class Sized(SymbolPlan):
+        @property
+        def size(self) -> int:
+            return self.days[0]
+
+    plans = [Sized(("x", f"S{n:02d}"), (bytes_,)) for n, bytes_ in enumerate([90, 50, 40, 30, 30, 20, 10, 10, 5, 5])]
+    tasks = balanced_tasks(plans, 3)
+    assert [task.size for task in tasks] == [100, 95, 95]
+    assert sorted(i for task in tasks for i in task.instruments) == sorted(p.instrument for p in plans)
+    assert all(list(task.instruments) == sorted(task.instruments) for task in tasks)
+    assert len(balanced_tasks(plans, 50)) == len(plans) and len(balanced_tasks(plans[:1], 3)) == 1

@@ -86,3 +86,66 @@ def test_a_file_that_is_not_a_factor_file(tmp_path, capsys):
     assert f"{path}: not a streamliq factor file (no column bar_start, bar_end, close" in err
     code, err = plot([str(tmp_path / "missing.parquet"), "--symbol", "ETHUSDT"], capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_without_from_and_to_every_bar_is_drawn(factors, tmp_path, capsys):
+    out = tmp_path / "chart.png"
+    code, err = plot([str(factors), "--symbol", "ETHUSDT", "--freq", "1h", "--out", str(out)], capsys)
+    assert code == 0, err
+    table = pq.read_table(factors).to_pandas()
+    bars = ((table["symbol"] == "ETHUSDT") & (table["freq"] == "1h")).sum()
+    assert err == f"streamliq plot: {bars} 1h bars of ETHUSDT -> {out}\n"
+    assert png_size(out) == (1600, 1000)
+
+
+def price_lines(figure) -> list:
+    return [line for line in figure.axes[0].get_lines() if line.get_label() == "close (mark price)"]
+
+
+def test_a_symbol_without_ticker_data_draws_its_liquidations_without_a_price_panel(factors, tmp_path):
+    from streamliq.plot import chart_figure, load_chart_data
+
+    frame = pd.read_parquet(factors)
+    frame.loc[frame["symbol"] == "BTCUSDT", ["open", "high", "low", "close"]] = float("nan")
+    path = tmp_path / "no_ticker.parquet"
+    frame.to_parquet(path)
+    chart = load_chart_data(path, "BTCUSDT", "1h")
+    figure = chart_figure(chart, 640, 400)
+    assert len(figure.axes) == 3  # no twin axis for a price that is not there
+    top = figure.axes[0]
+    assert not price_lines(figure) and "close" not in top.get_ylabel()
+    assert top.get_ylabel().startswith("liquidated notional per bar")
+    assert len(top.patches) == 2 * len(chart.frame)  # long and short bars of every row
+    figure.savefig(tmp_path / "chart.png")
+
+
+def test_a_long_stretch_without_data_breaks_the_price_line(factors):
+    """Day 2 of the data is silent: the close carried through it is not drawn as a flat line."""
+    from streamliq.plot import STALE_BARS, chart_figure, load_chart_data
+
+    chart = load_chart_data(factors, "ETHUSDT", "1h")
+    (line,) = price_lines(chart_figure(chart))
+    x = pd.to_datetime(line.get_xdata())
+    y = pd.Series(line.get_ydata(), dtype=float)
+    silent = (x > pd.Timestamp("2025-10-02T01:00")) & (x < pd.Timestamp("2025-10-02T23:00"))
+    assert silent.sum() >= 20 and y[silent].isna().all()
+    assert y[~silent].notna().mean() > 0.9
+    frame = chart.frame
+    carried = (frame["close"] == frame["close"].shift()) & (frame["open"] == frame["close"])
+    assert carried.sum() > STALE_BARS  # the file does carry the close through the silent day
+
+
+def test_bars_missing_from_the_file_break_the_price_line(factors, tmp_path):
+    from streamliq.plot import chart_figure, load_chart_data
+
+    frame = pd.read_parquet(factors)
+    hours = frame["bar_start"].dt.hour
+    frame = frame[~((frame["bar_start"].dt.day == 1) & (hours >= 10) & (hours < 14))]  # four bars gone
+    path = tmp_path / "holes.parquet"
+    frame.to_parquet(path)
+    chart = load_chart_data(path, "ETHUSDT", "1h")
+    (line,) = price_lines(chart_figure(chart))
+    x = pd.to_datetime(line.get_xdata())
+    y = pd.Series(line.get_ydata(), dtype=float)
+    hole = (x > pd.Timestamp("2025-10-01T10:00")) & (x <= pd.Timestamp("2025-10-01T14:00"))
+    assert hole.sum() == 1 and y[hole].isna().all()  # one point without a value where the bars are missing

@@ -134,8 +134,8 @@ def test_every_row_lands_once_with_its_bar_start_as_id(redis_server):
         assert [fields for _, fields in stored] == [as_stored(r) for r in rows]
         assert list(client.xrange(key, count=1)[0][1]) == COLUMNS
     assert (sink.written, sink.duplicates) == (45, 21)
-    assert metrics.sink_duplicates.get(sink=sink.name) == 21
-    assert metrics.sink_dropped.get(sink=sink.name) == 0
+    assert metrics.value("streamliq_sink_duplicates_total", sink=sink.name) == 21
+    assert metrics.value("streamliq_sink_dropped_total", sink=sink.name) == 0
 
 
 def test_maxlen_trims_each_stream_approximately(redis_server):
@@ -165,7 +165,7 @@ def test_rows_wait_out_a_redis_restart_and_arrive_in_order_once(redis_server):
         fanout.publish(rows[100:150])
         fanout.publish(rows[90:200])  # partly repeated while Redis is down
         async with asyncio.timeout(10):
-            while metrics.sink_retries.get(sink=sink.name) < 2:
+            while metrics.value("streamliq_sink_retries_total", sink=sink.name) < 2:
                 await asyncio.sleep(0.02)
         redis_server.start()
         fanout.publish(rows[200:])
@@ -176,7 +176,7 @@ def test_rows_wait_out_a_redis_restart_and_arrive_in_order_once(redis_server):
     sink = run(body(), timeout=60)
     stored = stream_rows(redis_server.client(), "streamliq:binance-futures:BTCUSDT:1m")
     assert [fields for _, fields in stored] == [as_stored(r) for r in rows]
-    assert metrics.sink_dropped.get(sink=sink.name) == 0
+    assert metrics.value("streamliq_sink_dropped_total", sink=sink.name) == 0
     assert sink.duplicates >= 60  # rows 90..149 were sent twice
 
 
@@ -191,7 +191,7 @@ def test_a_full_queue_during_an_outage_drops_the_oldest_rows(redis_server):
         await fanout.start()
         fanout.publish(rows)
         async with asyncio.timeout(10):
-            while metrics.sink_retries.get(sink=sink.name) < 1:
+            while metrics.value("streamliq_sink_retries_total", sink=sink.name) < 1:
                 await asyncio.sleep(0.02)
         redis_server.start()
         await drained(fanout, timeout=20)
@@ -201,7 +201,7 @@ def test_a_full_queue_during_an_outage_drops_the_oldest_rows(redis_server):
     sink = run(body(), timeout=60)
     stored = stream_rows(redis_server.client(), "streamliq:binance-futures:BTCUSDT:1m")
     assert [fields for _, fields in stored] == [as_stored(r) for r in rows[15:]]
-    assert metrics.sink_dropped.get(sink=sink.name) == 15
+    assert metrics.value("streamliq_sink_dropped_total", sink=sink.name) == 15
 
 
 def test_serve_sends_a_replay_to_redis_once_even_when_run_twice(redis_server, tmp_path, capsys):

@@ -125,7 +125,7 @@ def test_a_stalled_client_is_cut_off_and_never_delays_a_reader():
             total: asyncio.Future = asyncio.get_running_loop().create_future()
             reading = asyncio.create_task(read_all(total))
             published = 0
-            while server.metrics.ws_cutoffs.get() == 0:
+            while server.metrics.value("streamliq_ws_slow_disconnects_total") == 0:
                 assert published < STALL_LIMIT_ROWS, "the stalled client was never cut off"
                 fanout.publish(series("BTCUSDT", "1m", 50, first=published))
                 published += 50
@@ -245,9 +245,9 @@ def test_metrics_endpoint_parses_as_prometheus_text():
         async with serving(client_queue=5) as (server, fanout), aiohttp.ClientSession() as session:
             rows = series("BTCUSDT", "1m", 30) + series("ETHUSDT", "15m", 3)
             fanout.publish(rows)
-            server.metrics.messages.inc(42, kind="liquidation")
-            server.metrics.reconnects.inc(connection='forceOrder "arr"\\x')
-            server.metrics.bad_input.inc(2, kind="bad number in price")
+            server.metrics.messages.labels(kind="liquidation").inc(42)
+            server.metrics.reconnects.labels(connection='forceOrder "arr"\\x').inc()
+            server.metrics.bad_input.labels(kind="bad number in price").inc(2)
             await drained(fanout)
             async with session.get(f"http://127.0.0.1:{server.port}/metrics") as response:
                 assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
@@ -256,8 +256,11 @@ def test_metrics_endpoint_parses_as_prometheus_text():
         samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
         assert samples[("streamliq_rows_total", (("freq", "1m"),))] == 30
         assert samples[("streamliq_rows_total", (("freq", "15m"),))] == 3
-        assert samples[("streamliq_late_events_total", ())] == sum(r["late_events"] for r in rows)
-        assert samples[("streamliq_gap_bars_total", ())] == sum(r["gap"] for r in rows)
+        for freq in ("1m", "15m"):
+            assert samples.get(("streamliq_late_events_total", (("freq", freq),)), 0) == sum(
+                r["late_events"] for r in rows if r["freq"] == freq)
+            assert samples.get(("streamliq_gap_bars_total", (("freq", freq),)), 0) == sum(
+                r["gap"] for r in rows if r["freq"] == freq)
         assert samples[("streamliq_messages_total", (("kind", "liquidation"),))] == 42
         assert samples[("streamliq_reconnects_total", (("connection", 'forceOrder "arr"\\x'),))] == 1
         assert samples[("streamliq_bad_input_total", (("kind", "bad number in price"),))] == 2

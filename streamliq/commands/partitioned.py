@@ -1,10 +1,10 @@
-"""`streamliq replay --scheduler ADDRESS | --workers N`: the replay split by symbol on Dask."""
+"""`streamliq replay --scheduler ADDRESS | --workers N`: the replay split into tasks of symbols on Dask."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..progress import ProgressBar
 from ..tardis_replay import Replay, ReplayStats
@@ -18,23 +18,27 @@ EXIT_PARTS_FAILED = 3  # some symbols failed after their retries; the others wer
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     """The Dask options of `streamliq replay`."""
-    group = p.add_argument_group("distributed replay, one task per symbol (pip install 'streamliq[dask]')")
+    group = p.add_argument_group("distributed replay, tasks of many symbols (pip install 'streamliq[dask]')")
     where = group.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N processes")
     group.add_argument("--retries", type=int, default=2, metavar="N",
-                       help="retries of a failed symbol task before it is reported (default: %(default)s)")
+                       help="retries of a failed task before its symbols are reported; bad input is not "
+                            "retried (default: %(default)s)")
+    group.add_argument("--tasks", type=int, metavar="N",
+                       help="replay tasks, symbols grouped by input size (default: 3 per worker thread, "
+                            "at least one per 32 symbols)")
 
 
 class SymbolProgress(ProgressBar):
-    """The progress line of a partitioned replay: symbols done out of all."""
+    """The progress line of a partitioned replay: symbols replayed out of all."""
 
-    def __init__(self, replay: PartitionedReplay) -> None:
-        super().__init__()
+    def __init__(self, replay: PartitionedReplay, stream: TextIO = sys.stderr) -> None:
+        super().__init__(stream)
         self.replay = replay
 
     def describe(self, stats: ReplayStats) -> str:
-        return f"{len(stats.symbols):,}/{len(self.replay.plans):,} symbols  {super().describe(stats)}"
+        return f"{self.replay.replayed:,}/{len(self.replay.plans):,} symbols  {super().describe(stats)}"
 
 
 def wanted(args: argparse.Namespace) -> bool:
@@ -46,16 +50,17 @@ def run_partitioned(args: argparse.Namespace, selection: Replay) -> int:
     """Replay `selection` on a Dask cluster into a Parquet dataset; name the symbols that failed."""
     from ..partitioned.run import PartitionedReplay, dask_client
 
-    replay = PartitionedReplay(selection, args.out, retries=args.retries)
+    replay = PartitionedReplay(selection, args.out, retries=args.retries, tasks=args.tasks)
     progress = replay.on_progress = None if args.quiet else SymbolProgress(replay)
     try:
         with dask_client(args.scheduler, args.workers) as client:
             replay.run(client)
     finally:
         if progress:
-            progress.done()
+            progress.done(replay.stats)
     for failure in replay.failures:
-        print(f"streamliq replay: symbol {failure} (failed {args.retries + 1} times)", file=sys.stderr)
+        how = f"failed {args.retries + 1} times" if failure.retried else "bad input, not retried"
+        print(f"streamliq replay: symbol {failure} ({how})", file=sys.stderr)
     if not args.quiet:
         print(summary_text(replay.stats, args.out), file=sys.stderr)
     if replay.failures:

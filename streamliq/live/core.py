@@ -61,7 +61,9 @@ class LiveCore:
         t = record["t"]
         self.last_time = max(self.last_time, t)
         kind = record["k"]
-        if kind == "ws":
+        if kind == "ws" and record.get("b"):
+            self.venue_normalizer(record.get("v", DEFAULT)).binary(record["m"])
+        elif kind == "ws":
             self._frame(record["c"], record["m"], t, record.get("v", DEFAULT))
         elif kind == "oi":
             self.venue_normalizer(record.get("v", DEFAULT)).open_interest(record["m"], t)

@@ -112,18 +112,17 @@ class LiveDaemon:
             self.recorder.write(record)
         block = self.core.apply(record)
         if record["k"] in INPUT_KINDS:
-            self.metrics.messages.inc(kind=INPUT_KINDS[record["k"]])
+            self.metrics.messages.labels(kind=INPUT_KINDS[record["k"]]).inc()
         if block is not None and len(block):
             self._publish(block)
+        if record["k"] == "tick":
             self._export_counters()
 
     def _export_counters(self) -> None:
         """Bring the Prometheus counters up to the core's and the connections' own counts."""
-        for kind, count in self.core.bad.counts.items():
-            self.metrics.bad_input.inc(count - self.metrics.bad_input.get(kind=kind), kind=kind)
-        for connection in self.connections:
-            done = self.metrics.reconnects.get(connection=connection.name)
-            self.metrics.reconnects.inc(connection.stats.reconnects - done, connection=connection.name)
+        self.metrics.catch_up(self.metrics.bad_input, "kind", self.core.bad.counts)
+        self.metrics.catch_up(self.metrics.reconnects, "connection",
+                              {c.name: c.stats.reconnects for c in self.connections})
 
     def _publish(self, block: RowBlock) -> None:
         now_s = time.time()
@@ -140,12 +139,15 @@ class LiveDaemon:
             for row in rows:
                 self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
             _write_json(self.settings.state + ".written", self._written)
-        self.stats.rows += len(rows)
-        self.metrics.record_rows(rows, int(now_s * 1e6))
+        self.stats.rows += len(rows)  # the fan-out (`publish`) counts them in the metrics, once
         if self.publish is not None and rows:
             self.publish(rows)
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def clock(self) -> float:
+        """The wall clock (s): a `Feed` of this source measures each row's bar-close delay with it."""
+        return time.time()
+
     def stop(self) -> None:
         self._stop.set()
 

@@ -9,7 +9,8 @@ it is `binance`):
     {"t": ..., "k": "instruments", "v": "okx", "m": "<body>"}  an instruments endpoint's answer:
                                                          the contract specs used from then on
     {"t": ..., "k": "ws", "c": "c0.1", "v": ..., "m": "<frame>"}  a raw websocket text frame of
-                                                         socket c0.1 (keep-alive answers are not kept)
+                                                         socket c0.1 (keep-alive answers are not kept);
+                                                         "b": true marks a binary frame (decoded)
     {"t": ..., "k": "oi", "v": ..., "m": "<body>"}       a GET /fapi/v1/openInterest response body
     {"t": ..., "k": "metrics", "v": ..., "e": "takerlongshortRatio", "s": "BTCUSDT", "p": "5m", "m": "<body>"}
                                                          a GET /futures/data/<e>?symbol=<s>&period=<p> body

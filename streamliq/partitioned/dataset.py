@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
+from ..engine.block import RowBlock
 from ..engine.events import Instrument
 from ..errors import InputError
 from ..sinks.files import FileSink
@@ -33,30 +35,38 @@ def partition_dir(root: str | Path, freq: str, symbol: str) -> Path:
 
 
 class PartitionWriter:
-    """One instrument's rows into its partitions, one Parquet file per frequency."""
+    """Rows of any instrument and frequency into their partitions, one Parquet file (named by
+    `part` and the exchange) per instrument and frequency."""
 
-    def __init__(self, root: str | Path, instrument: Instrument, columns: list[str], part: int) -> None:
+    def __init__(self, root: str | Path, columns: list[str], part: int) -> None:
         self.root = root
-        self.exchange, self.symbol = instrument
         self.columns = [c for c in columns if c not in PARTITION_COLUMNS]
-        self.name = f"part-{part}-{quote(self.exchange, safe='')}.parquet"
-        self.sinks: dict[str, FileSink] = {}
+        self.part = part
+        self.sinks: dict[tuple[str, str, str], FileSink] = {}
         self.rows = 0
 
-    def write(self, rows: list[dict]) -> None:
-        """Add rows of any frequency (each holds its `freq` name)."""
-        by_freq: dict[str, list[dict]] = defaultdict(list)
-        for row in rows:
-            by_freq[row["freq"]].append(row)
-        for freq, part in by_freq.items():
-            sink = self.sinks.get(freq)
+    def write(self, block: RowBlock) -> None:
+        """Add a block of closed rows, each row to the file of its exchange, symbol and frequency."""
+        if not len(block):
+            return
+        keys: dict[tuple[str, str, str], int] = {}
+        code = np.fromiter((keys.setdefault(key, len(keys)) for key in
+                            zip(block["exchange"], block["symbol"], block["freq"], strict=True)),
+                           np.int64, count=len(block))
+        order = np.argsort(code, kind="stable")  # each partition's rows keep their order
+        bounds = np.searchsorted(code[order], np.arange(len(keys) + 1))
+        for key, n in keys.items():
+            part = block.take(order[bounds[n]:bounds[n + 1]])
+            sink = self.sinks.get(key)
             if sink is None:
-                folder = partition_dir(self.root, freq, self.symbol)
+                exchange, symbol, freq = key
+                folder = partition_dir(self.root, freq, symbol)
                 folder.parent.mkdir(exist_ok=True)  # not the root: a task left over from a stopped run fails
                 folder.mkdir(exist_ok=True)
-                sink = self.sinks[freq] = FileSink(folder / self.name, self.columns)
+                name = f"part-{self.part}-{quote(exchange, safe='')}.parquet"
+                sink = self.sinks[key] = FileSink(folder / name, self.columns)
             sink.write(part)
-        self.rows += len(rows)
+        self.rows += len(block)
 
     def close(self) -> None:
         for sink in self.sinks.values():

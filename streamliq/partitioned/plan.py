@@ -1,7 +1,9 @@
-"""Per-symbol replay plans: each symbol's own files and grouped-file pieces, day by day."""
+"""Replay plans: each symbol's own files and grouped-file pieces day by day, and the tasks that
+replay many symbols each, balanced by input bytes."""
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,3 +67,53 @@ def symbol_plans(day_plans: list[DayPlan], splits: dict[Path, SplitFile],
     return [SymbolPlan(instrument, tuple(SymbolDay(day, tuple(sources)) for day, sources in sorted(by_day.items())),
                        outages_for(instrument, missing))
             for instrument, by_day in sorted(days.items())]
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """The symbols one replay task runs through one engine, so that its bars close in blocks
+    across instruments (as in the single-process replay) instead of symbol by symbol."""
+
+    symbols: tuple[SymbolPlan, ...]
+    size: int  # input bytes of all its symbols
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        return tuple(plan.instrument for plan in self.symbols)
+
+    @property
+    def name(self) -> str:
+        names = [plan.name for plan in self.symbols]
+        return names[0] if len(names) == 1 else f"{len(names)} symbols ({names[0]} ... {names[-1]})"
+
+    @property
+    def key(self) -> str:
+        """A name for the task's Dask keys (its first symbol's, unique as tasks share no symbol)."""
+        first = self.symbols[0].key
+        return first if len(self.symbols) == 1 else f"{first}-and-{len(self.symbols) - 1}"
+
+    def days(self) -> list[tuple[date, list[tuple[Instrument, Source]]]]:
+        """Per day, every symbol's sources (each symbol's in the single-process replay's order)."""
+        by_day: dict[date, list[tuple[Instrument, Source]]] = defaultdict(list)
+        for plan in self.symbols:
+            for day in plan.days:
+                by_day[day.day].extend((plan.instrument, source) for source in day.sources)
+        return sorted(by_day.items())
+
+
+def single_task(plan: SymbolPlan) -> TaskPlan:
+    return TaskPlan((plan,), plan.size)
+
+
+def balanced_tasks(plans: list[SymbolPlan], tasks: int) -> list[TaskPlan]:
+    """At most `tasks` tasks of near-equal input bytes (greedy: the largest symbol goes to the
+    lightest task), largest first, each listing its symbols in order."""
+    sized = sorted(((plan.size, plan) for plan in plans), key=lambda item: (-item[0], item[1].instrument))
+    bins: list[tuple[int, int, list[SymbolPlan]]] = [(0, n, []) for n in range(max(1, min(tasks, len(plans))))]
+    for size, plan in sized:
+        load, n, members = heapq.heappop(bins)
+        members.append(plan)
+        heapq.heappush(bins, (load + size, n, members))
+    groups = [TaskPlan(tuple(sorted(members, key=lambda p: p.instrument)), load) for load, _, members in bins
+              if members]
+    return sorted(groups, key=lambda task: (-task.size, task.instruments))

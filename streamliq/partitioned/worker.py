@@ -1,13 +1,15 @@
-"""The symbol tasks that run on Dask workers: replay one symbol, then close it at the run's end."""
+"""The tasks that run on Dask workers: replay a group of symbols, then close them at the run's end."""
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from ..badinput import BadInputCounter
 from ..driver import advance_steps, run_steps
@@ -21,8 +23,10 @@ from ..sources.tardis import TardisFileReader
 from ..sources.units import UnitConverter
 from ..tardis_replay import READ_BUDGET_BYTES
 from .dataset import PartitionWriter, remove_parts
-from .plan import Source, SymbolDay, SymbolPlan
+from .plan import Source, TaskPlan
 from .split import Piece, read_piece
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,10 +46,10 @@ class DayMark:
 
 
 @dataclass
-class SymbolSummary:
-    """What a symbol task reports to the client (small: no rows, no engine)."""
+class TaskSummary:
+    """What a replay task reports to the client (small: no rows, no engine)."""
 
-    instrument: Instrument
+    instruments: tuple[Instrument, ...]
     events: int = 0
     rows: int = 0
     watermark: int = NO_WATERMARK
@@ -56,45 +60,61 @@ class SymbolSummary:
 
 
 @dataclass
-class SymbolRun:
-    """A replayed symbol: its engine (kept on the worker for the finish step) and its summary."""
+class TaskRun:
+    """A replayed task: its engine (kept on the worker for the finish step) and its summary."""
 
     engine: BarEngine
-    summary: SymbolSummary
+    summary: TaskSummary
 
 
 @dataclass(frozen=True)
 class RunEnd:
-    """The end of the whole run, from every symbol's summary."""
+    """The end of the whole run, from every task's summary."""
 
     watermark: int  # the largest arrival of any event
     last_bars: dict[str, int]  # per frequency, the last bar holding an event of any symbol
 
 
-def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
-               floors: dict[date, int] | None = None, units: UnitConverter | None = None) -> SymbolRun:
-    """Replay one symbol day by day, writing the rows that close on the way (part 0).
+def input_errors_returned(function: Callable[..., T]) -> Callable[..., T | InputError]:
+    """`function`, returning an InputError instead of raising it.
+
+    Bad input is deterministic: Dask would retry the task and log each attempt's traceback
+    ("Compute Failed") for an error that the client reports in one line anyway."""
+    @functools.wraps(function)
+    def call(*args, **kwargs) -> T | InputError:
+        try:
+            return function(*args, **kwargs)
+        except InputError as exc:
+            return exc
+    return call
+
+
+def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_rows: bool,
+             floors: dict[date, int] | None = None, units: UnitConverter | None = None) -> TaskRun:
+    """Replay the task's symbols day by day through one engine, writing the rows that close on
+    the way (part 0).
 
     `floors` holds, per day, a watermark to reach before the day's events are fed: the largest
     arrival of every symbol's earlier days (see the package docstring).
     """
-    remove_parts(root, plan.instrument)  # an earlier attempt's files
+    for instrument in task.instruments:
+        remove_parts(root, instrument)  # an earlier attempt's files
     engine = BarEngine(config)
-    summary = SymbolSummary(plan.instrument)
+    summary = TaskSummary(task.instruments)
     bad_rows = BadInputCounter()
-    writer = PartitionWriter(root, plan.instrument, engine.columns, part=0)
-    gaps = GapSchedule((start, end, frozenset([plan.instrument])) for start, end in plan.gaps)
+    writer = PartitionWriter(root, engine.columns, part=0)
+    gaps = GapSchedule((start, end, frozenset([plan.instrument])) for plan in task.symbols for start, end in plan.gaps)
     try:
-        for day in plan.days:
-            gaps.register(engine.outages, day_start_us(day.day))
+        for day, sources in task.days():
+            gaps.register(engine.outages, day_start_us(day))
             if floors is not None:
-                _advance(engine, floors[day.day], writer)
-            mark = DayMark(day.day, engine.watermark)
-            for rows in run_steps(engine, merge_by_arrival(_streams(plan, day, skip_bad_rows, bad_rows, units)),
-                                  on_batch=mark.see):
+                _advance(engine, floors[day], writer)
+            mark = DayMark(day, engine.watermark)
+            streams = _streams(sources, skip_bad_rows, bad_rows, units)
+            for rows in run_steps(engine, merge_by_arrival(streams), on_batch=mark.see):
                 writer.write(rows)
             summary.days.append(mark)
-        gaps.register(engine.outages)  # days after the symbol's last file, closed by finish_symbol
+        gaps.register(engine.outages)  # days after the task's last file, closed by finish_task
     except BaseException:
         writer.abort()
         raise
@@ -105,17 +125,22 @@ def run_symbol(plan: SymbolPlan, config: FactorConfig, root: str | Path, skip_ba
     summary.last_bars = {book.freq.name: book.last_event_bar for book in engine.books}
     summary.late_events = engine.late_events()
     summary.bad_rows = bad_rows.counts
-    return SymbolRun(engine, summary)
+    return TaskRun(engine, summary)
 
 
-def finish_symbol(run: SymbolRun, plan: SymbolPlan, config: FactorConfig, root: str | Path,
-                  skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None,
-                  units: UnitConverter | None = None) -> SymbolSummary:
-    """Close the symbol's bars through the run's end (part 1); replay it again first with floors."""
+def summary_of(run: TaskRun | InputError) -> TaskSummary | InputError:
+    """The part of a run the client fetches (the engine stays on the worker)."""
+    return run if isinstance(run, InputError) else run.summary
+
+
+def finish_task(run: TaskRun, task: TaskPlan, config: FactorConfig, root: str | Path,
+                skip_bad_rows: bool, end: RunEnd, floors: dict[date, int] | None,
+                units: UnitConverter | None = None) -> TaskSummary:
+    """Close the task's bars through the run's end (part 1); replay it again first with floors."""
     if floors is not None:
-        run = run_symbol(plan, config, root, skip_bad_rows, floors, units)
+        run = run_task(task, config, root, skip_bad_rows, floors, units)
     engine = copy.deepcopy(run.engine)  # a retried task must find the engine as it was
-    writer = PartitionWriter(root, plan.instrument, engine.columns, part=1)
+    writer = PartitionWriter(root, engine.columns, part=1)
     try:
         _advance(engine, end.watermark, writer)
         writer.write(engine.flush(through=end.last_bars))
@@ -128,7 +153,7 @@ def finish_symbol(run: SymbolRun, plan: SymbolPlan, config: FactorConfig, root: 
     return summary
 
 
-def run_end(summaries: Iterable[SymbolSummary]) -> RunEnd:
+def run_end(summaries: Iterable[TaskSummary]) -> RunEnd:
     """The largest arrival and, per frequency, the last bar with an event, over all symbols."""
     watermark = NO_WATERMARK
     last_bars: dict[str, int] = {}
@@ -140,7 +165,7 @@ def run_end(summaries: Iterable[SymbolSummary]) -> RunEnd:
     return RunEnd(watermark, last_bars)
 
 
-def day_floors(summaries: list[SymbolSummary]) -> dict[date, int]:
+def day_floors(summaries: list[TaskSummary]) -> dict[date, int]:
     """Per day, the largest arrival of any symbol's events on earlier days."""
     last: dict[date, int] = {}
     for summary in summaries:
@@ -154,8 +179,8 @@ def day_floors(summaries: list[SymbolSummary]) -> dict[date, int]:
     return floors
 
 
-def floors_needed(summary: SymbolSummary, floors: dict[date, int]) -> dict[date, int] | None:
-    """The floors for a second replay of this symbol, or None when its events saw the same clock.
+def floors_needed(summary: TaskSummary, floors: dict[date, int]) -> dict[date, int] | None:
+    """The floors for a second replay of this task, or None when its events saw the same clock.
 
     An event saw `max(arrival, watermark_before)` on its own and `max(arrival, floor)` in the
     single-process replay; the two differ only when both are below the floor.
@@ -172,11 +197,11 @@ def _advance(engine: BarEngine, watermark: int, writer: PartitionWriter) -> None
         writer.write(engine.advance(step))
 
 
-def _streams(plan: SymbolPlan, day: SymbolDay, skip_bad_rows: bool, bad_rows: BadInputCounter,
+def _streams(sources: list[tuple[Instrument, Source]], skip_bad_rows: bool, bad_rows: BadInputCounter,
              units: UnitConverter | None) -> list[Iterator[EventBatch]]:
-    files = sum(1 for source in day.sources if not isinstance(source, Piece))
+    files = sum(1 for _, source in sources if not isinstance(source, Piece))
     block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // max(1, files)))
-    return [_stream(plan.instrument, source, skip_bad_rows, bad_rows, block, units) for source in day.sources]
+    return [_stream(instrument, source, skip_bad_rows, bad_rows, block, units) for instrument, source in sources]
 
 
 def _stream(instrument: Instrument, source: Source, skip_bad_rows: bool, bad_rows: BadInputCounter,

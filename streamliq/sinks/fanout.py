@@ -65,8 +65,8 @@ class SinkQueue:
         self._logged: set[str] = set()
         self.task: asyncio.Task | None = None
         sink.report_drop = self.drop
-        metrics.sink_dropped.inc(0, sink=sink.name)  # exported as 0 from the start
-        metrics.sink_queue_depth.set(0, sink=sink.name)
+        self._dropped_counter = metrics.sink_dropped.labels(sink=sink.name)  # exported as 0 from the start
+        self._depth_gauge = metrics.sink_queue_depth.labels(sink=sink.name)
 
     def put(self, rows: list[dict]) -> None:
         """Queue rows (never waits); on overflow drop per the sink's policy."""
@@ -83,7 +83,7 @@ class SinkQueue:
             self.drop(overflow, "queue full", f"{self.sink.queue_rows:,} rows waiting")
         else:
             self.rows.extend(rows)
-        self.metrics.sink_queue_depth.set(len(self.rows), sink=self.sink.name)
+        self._depth_gauge.set(len(self.rows))
         self._wake.set()
 
     def drop(self, count: int, kind: str, sample: str) -> None:
@@ -91,7 +91,7 @@ class SinkQueue:
         if count <= 0:
             return
         self.dropped += count
-        self.metrics.sink_dropped.inc(count, sink=self.sink.name)
+        self._dropped_counter.inc(count)
         if kind not in self._logged:
             self._logged.add(kind)
             log.warning("sink %s dropped %d rows (%s): %s; further drops of this kind are only counted",
@@ -112,7 +112,7 @@ class SinkQueue:
                 continue
             batch = [self.rows.popleft() for _ in range(min(len(self.rows), SEND_BATCH_ROWS))]
             self.in_flight = len(batch)
-            self.metrics.sink_queue_depth.set(len(self.rows), sink=self.sink.name)
+            self._depth_gauge.set(len(self.rows))
             try:
                 await self.sink.send(batch)
             except Exception as exc:

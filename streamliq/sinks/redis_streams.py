@@ -91,7 +91,7 @@ class RedisSink(Sink):
             try:
                 await self._write(rows)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                self.metrics.sink_retries.inc(sink=self.name)
+                self.metrics.sink_retries.labels(sink=self.name).inc()
                 if not self._down:
                     self._down = True
                     log.warning("sink %s: Redis unreachable (%s); keeping rows and retrying", self.name, exc)
@@ -115,7 +115,7 @@ class RedisSink(Sink):
                 self.written += 1
             elif DUPLICATE_ERROR in str(result):
                 self.duplicates += 1
-                self.metrics.sink_duplicates.inc(sink=self.name)
+                self.metrics.sink_duplicates.labels(sink=self.name).inc()
             else:
                 self.report_drop(1, "Redis refused the row", f"{stream_key(row)} {entry_id(row)}: {result}")
 

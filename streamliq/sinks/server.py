@@ -33,7 +33,6 @@ log = logging.getLogger("streamliq.server")
 
 HEARTBEAT_SECONDS = 30.0
 MAX_CLIENT_MESSAGE = 64 * 1024
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -142,7 +141,8 @@ class RowServer(Sink):
         return _json_array(e.payload for e in self.ring.since(where, after, limit))
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.registry.render().encode(), headers={"Content-Type": PROMETHEUS_TYPE})
+        body, content_type = self.metrics.render(request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     # -- WebSocket -------------------------------------------------------------------------------
 

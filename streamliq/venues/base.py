@@ -81,13 +81,18 @@ class Normalizer(ABC):
         self.messages += 1
         try:
             message = json.loads(text)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep to parse
             self.bad.record("frame is not JSON", sample(text))
             return
         try:
             self.message(message, arrival, connection)
         except Bad as exc:
             self.bad.record(exc.kind, sample(text))
+
+    def binary(self, text: str) -> None:
+        """A binary frame (decoded as UTF-8, with replacements): the venues send JSON text, so it
+        is bad input."""
+        self.bad.record("binary frame", sample(text))
 
     @abstractmethod
     def message(self, message: Any, arrival: int, connection: str) -> None:
@@ -128,7 +133,7 @@ class Normalizer(ABC):
             raise Bad(f"missing symbol in {where}")
         symbol = symbol.upper()
         if self.symbols is not None and symbol not in self.symbols:
-            self.bad.record("symbol not subscribed", symbol)
+            self.bad.record("symbol not subscribed", sample(symbol))
             return None
         return symbol
 

@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..sources.positioning.rest import metric_event_from_rest
 from .base import CHANNELS, LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
-from .fields import NAN, Bad, base_per_unit, millis, number, quantity, sample
+from .fields import NAN, Bad, base_per_unit, exchange_time, number, quantity, sample
 from .specs import InstrumentSpec
 
 __all__ = ["EXCHANGE", "VENUE", "BinanceNormalizer", "all_market_streams", "symbol_streams"]
@@ -74,7 +74,7 @@ class BinanceNormalizer(Normalizer):
             symbol = self._symbol(body, "symbol", "openInterest")
             if symbol is None:
                 return
-            ts = millis(body, "time", "openInterest") * 1000
+            ts = exchange_time(body, "time", "openInterest", arrival)
             oi = number(body, "openInterest", "openInterest", positive=False)
         except ValueError:
             self.bad.record("openInterest body is not JSON", sample(text))
@@ -135,12 +135,12 @@ class BinanceNormalizer(Normalizer):
         symbol = self._symbol(order, "s", "forceOrder.o")
         if symbol is None:
             return
-        if order.get("X", "FILLED") != "FILLED":
+        if order.get("X") != "FILLED":  # as tardis: only filled liquidation orders
             raise Bad("forceOrder not FILLED")
-        side = _SIDES.get(order.get("S"))
+        side = _SIDES.get(order["S"]) if isinstance(order.get("S"), str) else None
         if side is None:
             raise Bad("bad side in forceOrder.o.S")
-        self.buffer.add("liquidations", symbol, millis(order, "T", "forceOrder.o") * 1000, arrival, side,
+        self.buffer.add("liquidations", symbol, exchange_time(order, "T", "forceOrder.o", arrival), arrival, side,
                         number(order, "p", "forceOrder.o"), quantity(order, "z", "forceOrder.o"))
 
     def _mark_price(self, event: dict, arrival: int) -> None:
@@ -148,7 +148,7 @@ class BinanceNormalizer(Normalizer):
         if symbol is None:
             return
         funding = number(event, "r", "markPriceUpdate", positive=False) if event.get("r") != "" else NAN
-        self.buffer.add("derivative_ticker", symbol, millis(event, "E", "markPriceUpdate") * 1000, arrival,
+        self.buffer.add("derivative_ticker", symbol, exchange_time(event, "E", "markPriceUpdate", arrival), arrival,
                         number(event, "p", "markPriceUpdate"), number(event, "i", "markPriceUpdate"),
                         NAN, funding, NAN)
 
@@ -158,7 +158,7 @@ class BinanceNormalizer(Normalizer):
             return
         maker = event.get("m")
         side = SELL if maker is True else BUY if maker is False else UNKNOWN
-        self.buffer.add("trades", symbol, millis(event, "T", "aggTrade") * 1000, arrival, side,
+        self.buffer.add("trades", symbol, exchange_time(event, "T", "aggTrade", arrival), arrival, side,
                         number(event, "p", "aggTrade"), quantity(event, "q", "aggTrade"))
 
     def _symbol(self, obj: dict, key: str, where: str) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 NAN = math.nan
+EARLIEST_MS = 1_483_228_800_000  # 2017-01-01: an earlier exchange time is not derivatives market data
+MAX_AHEAD_US = 86_400_000_000  # an exchange time a day past its arrival is no clock skew
 
 
 class Bad(Exception):
@@ -27,6 +29,8 @@ def base_per_unit(base: str) -> tuple[str, float]:
 def number(obj: dict, key: str, where: str, positive: bool = True) -> float:
     """A finite float field (strictly positive unless `positive=False`), else Bad."""
     value = obj.get(key)
+    if isinstance(value, bool):  # float(True) would be 1.0
+        raise Bad(f"bad number in {where}.{key}")
     try:
         result = float(value)
     except (TypeError, ValueError):
@@ -62,6 +66,15 @@ def millis(obj: dict, key: str, where: str) -> int:
     if result <= 0:
         raise Bad(f"bad time in {where}.{key}")
     return result
+
+
+def exchange_time(obj: dict, key: str, where: str, arrival: int) -> int:
+    """An epoch-milliseconds field as µs; absurd times (before 2017, or a day past the arrival)
+    are Bad, not events that would hold a bar open for years."""
+    result = millis(obj, key, where)
+    if result < EARLIEST_MS or result * 1000 > arrival + MAX_AHEAD_US:
+        raise Bad(f"absurd time in {where}.{key}")
+    return result * 1000
 
 
 def sample(text: str, limit: int = 200) -> str:
