@@ -1,7 +1,8 @@
 """A row source wired to its sinks: what `streamliq serve`, the live daemon and in-process bots run.
 
 A `RowSource` (a replay, the live daemon) calls `publish(rows)` on the event loop with each
-batch of newly closed rows; `Feed` passes them through one `Fanout` to every sink. For a bot
+batch of newly closed rows (the engine's RowBlock, or dicts); `Feed` passes them through one
+`Fanout` to every sink, and rows become dicts only for the sinks that send them one by one. For a bot
 in the same process:
 
     async for row in streamliq.stream(source):       # rows as plain dicts (FACTORS.md columns)
@@ -19,6 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Protocol
 
+from .engine.block import RowBlock
 from .sinks.callback import CallbackSink, IteratorSink, RowCallback
 from .sinks.fanout import Fanout, Sink
 from .telemetry import Metrics
@@ -27,13 +29,15 @@ SHUTDOWN_SECONDS = 4.0  # the daemon must be gone 5 s after SIGTERM
 
 
 class RowSource(Protocol):
-    """Produces closed factor rows. `publish(rows)` is synchronous and never blocks.
+    """Produces closed factor rows. `publish(rows)` (a RowBlock or dicts) is synchronous and
+    never blocks.
 
-    A finite source may also `await publish.room()` between batches: it returns once the
-    sinks have room, so a replay runs at the pace of its slowest sink instead of dropping rows.
+    A finite source may also `await publish.room()` between batches, each at most
+    `publish.chunk_rows` rows: it returns once the sinks have room, so a replay runs at the pace
+    of its slowest sink instead of dropping rows.
     """
 
-    async def run(self, publish: Callable[[list[dict]], None]) -> None:
+    async def run(self, publish: Callable[[RowBlock | list[dict]], None]) -> None:
         """Publish rows until the source is exhausted (replay) or cancelled (live)."""
 
     def health(self) -> dict:

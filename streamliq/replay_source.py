@@ -8,14 +8,13 @@ waits for `publish.room()`, so the replay keeps pace with its slowest sink and d
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
+from .engine.block import RowBlock
 from .tardis_replay import Replay
 from .telemetry import Metrics
 
-CHUNK_ROWS = 1000
-CHUNK_SECONDS = 0.05
+CHUNK_ROWS = 20_000  # rows per hand-over at most (less when a sink's queue is small: never overflow it)
 
 
 class ReplaySource:
@@ -26,17 +25,19 @@ class ReplaySource:
         self.metrics = metrics
         self.state = "waiting"
         self._stop = False
+        self._chunk_rows = CHUNK_ROWS
 
-    async def run(self, publish: Callable[[list[dict]], None]) -> None:
+    async def run(self, publish: Callable[[RowBlock], None]) -> None:
         loop = asyncio.get_running_loop()
 
-        def hand_over(chunk: list[dict]) -> None:
+        def hand_over(chunk: RowBlock) -> None:
             publish(chunk)
             self._count()
 
         room = getattr(publish, "room", None)
+        self._chunk_rows = min(CHUNK_ROWS, getattr(publish, "chunk_rows", CHUNK_ROWS))
 
-        def hand_over_and_wait(chunk: list[dict]) -> None:
+        def hand_over_and_wait(chunk: RowBlock) -> None:
             loop.call_soon_threadsafe(hand_over, chunk)
             if room is not None:  # keep pace with the sinks rather than have them drop rows
                 asyncio.run_coroutine_threadsafe(room(), loop).result()
@@ -45,7 +46,7 @@ class ReplaySource:
         try:
             await asyncio.to_thread(self._iterate, hand_over_and_wait)
         except asyncio.CancelledError:
-            self._stop = True  # the thread sees it at its next row
+            self._stop = True  # the thread sees it at its next chunk
             self.state = "stopped"
             raise
         except BaseException:
@@ -54,18 +55,12 @@ class ReplaySource:
         self._count()
         self.state = "done"
 
-    def _iterate(self, hand_over: Callable[[list[dict]], None]) -> None:
-        chunk: list[dict] = []
-        last = time.monotonic()
-        for row in self.replay:
-            if self._stop:
-                return
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS or time.monotonic() - last >= CHUNK_SECONDS:
-                hand_over(chunk)
-                chunk, last = [], time.monotonic()
-        if chunk:
-            hand_over(chunk)
+    def _iterate(self, hand_over: Callable[[RowBlock], None]) -> None:
+        for block in self.replay.blocks():
+            for start in range(0, len(block), self._chunk_rows):
+                if self._stop:
+                    return
+                hand_over(block.take(slice(start, start + self._chunk_rows)))
 
     def _count(self) -> None:
         """Bring the event and bad-input counters up to the replay's own statistics."""

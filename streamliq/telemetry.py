@@ -12,8 +12,13 @@ A row is therefore counted exactly once, however many sinks receive it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+
+if TYPE_CHECKING:
+    from .sinks.chunk import RowChunk
 
 DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -53,17 +58,24 @@ class Metrics:
                                          "Wall-clock time from bar_end to the row being published.",
                                          buckets=DELAY_BUCKETS, registry=registry)
 
-    def record_rows(self, rows: list[dict], now_us: int | None = None) -> None:
-        """Count closed rows; with `now_us` (a live clock) also observe each bar-close delay."""
-        for row in rows:
-            freq = row["freq"]
-            self.rows.labels(freq=freq).inc()
-            if row.get("late_events"):
-                self.late_events.labels(freq=freq).inc(row["late_events"])
-            if row.get("gap"):
-                self.gap_bars.labels(freq=freq).inc()
-            if now_us is not None:
-                self.bar_close_delay.observe((now_us - row["bar_end"]) / 1e6)
+    def record_rows(self, rows: RowChunk, now_us: int | None = None) -> None:
+        """Count closed rows, per frequency; with `now_us` (a live clock) also observe each
+        bar-close delay."""
+        freq = rows.column("freq")
+        late = rows.column("late_events")
+        gap = rows.column("gap")
+        for name in dict.fromkeys(freq.tolist()):
+            mine = freq == name
+            self.rows.labels(freq=name).inc(int(mine.sum()))
+            late_events = int(late[mine].sum())
+            if late_events:
+                self.late_events.labels(freq=name).inc(late_events)
+            gaps = int(gap[mine].sum())
+            if gaps:
+                self.gap_bars.labels(freq=name).inc(gaps)
+        if now_us is not None:
+            for end in rows.column("bar_end").tolist():
+                self.bar_close_delay.observe((now_us - end) / 1e6)
 
     def catch_up(self, counter: Counter, label: str, totals: dict[str, int]) -> None:
         """Raise `counter{label=key}` to `totals[key]` for counts kept elsewhere (a replay's

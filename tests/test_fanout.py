@@ -62,8 +62,9 @@ def test_a_stuck_sink_never_delays_the_others_and_shutdown_keeps_its_deadline():
         await asyncio.wait_for(_until(lambda: len(good.rows) == 3000), 5)
         assert keys(good.rows) == keys(rows)
         stuck_queue = fanout.queues[0]
-        assert (stuck_queue.in_flight, len(stuck_queue.rows)) == (300, 500)
-        assert [r["bar_start"] for r in stuck_queue.rows] == [r["bar_start"] for r in rows[2500:]]  # the newest
+        queued = [row for chunk in stuck_queue.chunks for row in chunk]
+        assert (stuck_queue.in_flight, stuck_queue.queued, len(queued)) == (300, 500, 500)
+        assert [r["bar_start"] for r in queued] == [r["bar_start"] for r in rows[2500:]]  # the newest
         assert metrics.value("streamliq_sink_dropped_total", sink="stuck") == 3000 - 300 - 500
         await asyncio.wait_for(fanout.close(timeout=0.3), 2)
         assert good.closed and stuck.closed

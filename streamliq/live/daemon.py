@@ -134,14 +134,13 @@ class LiveDaemon:
             block = block.take(block["bar_end"] > written)
         if self.sink is not None:
             self.sink.write(block)
-        rows = block.to_dicts()
-        if self.settings.state and rows:
-            for row in rows:
-                self._written[row["freq"]] = max(self._written.get(row["freq"], 0), row["bar_end"])
+        if self.settings.state and len(block):
+            for freq, end in zip(block["freq"].tolist(), block["bar_end"].tolist(), strict=True):
+                self._written[freq] = max(self._written.get(freq, 0), end)
             _write_json(self.settings.state + ".written", self._written)
-        self.stats.rows += len(rows)  # the fan-out (`publish`) counts them in the metrics, once
-        if self.publish is not None and rows:
-            self.publish(rows)
+        self.stats.rows += len(block)  # the fan-out (`publish`) counts them in the metrics, once
+        if self.publish is not None and len(block):
+            self.publish(block)  # rows become dicts at the edge, only for the sinks that send them so
 
     # -- lifecycle ---------------------------------------------------------------------------
     def clock(self) -> float:

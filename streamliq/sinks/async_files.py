@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 from ..errors import InputError
+from .chunk import RowChunk
 from .fanout import Sink
 from .files import FORMATS, FileSink
 from .specs import SinkSpec
@@ -32,8 +33,8 @@ class FileRowSink(Sink):
     async def start(self) -> None:
         self.file = await asyncio.to_thread(FileSink, self.spec.path, self.columns)
 
-    async def send(self, rows: list[dict]) -> None:
-        await asyncio.to_thread(self.file.write, rows)
+    async def send(self, rows: RowChunk) -> None:
+        await asyncio.to_thread(self.file.write, rows.to_write())  # columns when the source gave a block
 
     async def close(self) -> None:
         if self.file is not None:

@@ -7,6 +7,7 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from .chunk import RowChunk
 from .fanout import Sink
 
 RowCallback = Callable[[dict], None] | Callable[[dict], Awaitable[None]]
@@ -24,7 +25,7 @@ class CallbackSink(Sink):
         self.queue_rows = queue_rows
         self.is_async = inspect.iscoroutinefunction(callback)
 
-    async def send(self, rows: list[dict]) -> None:
+    async def send(self, rows: RowChunk) -> None:
         for row in rows:
             try:
                 if self.is_async:
@@ -52,11 +53,11 @@ class IteratorSink(Sink):
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
 
-    async def send(self, rows: list[dict]) -> None:
+    async def send(self, rows: RowChunk) -> None:
         while len(self.batches) >= self.READY_BATCHES:
             self._space.clear()
             await self._space.wait()
-        self.batches.append(rows)
+        self.batches.append(rows.dicts())
         self._ready.set()
 
     async def close(self) -> None:

@@ -1,7 +1,9 @@
 """One fan-out from the row source to every sink, each behind its own bounded queue.
 
-`Fanout.publish(rows)` runs on the event loop and never waits: it appends the rows to each
-sink's queue and wakes that sink's worker task, which hands them to `Sink.send` in batches.
+`Fanout.publish(rows)` runs on the event loop and never waits: it appends the rows (a RowBlock
+or dicts, as one `RowChunk` shared by every sink) to each sink's queue and wakes that sink's
+worker task, which hands them to `Sink.send`. A sink iterates them as dicts, made once for all
+sinks, or writes the block as columns (files).
 A slow or failing sink therefore never delays the source or the other sinks. When a queue is
 full the sink's policy decides what goes: `drop_oldest` (live consumers, which want the
 newest rows) or the incoming rows (files, which keep what they already hold). Every dropped
@@ -18,11 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from ..engine.block import RowBlock
 from ..telemetry import Metrics
+from .chunk import RowChunk
 
 log = logging.getLogger("streamliq.sinks")
 
-SEND_BATCH_ROWS = 1000
 DEFAULT_QUEUE_ROWS = 100_000
 
 
@@ -41,10 +44,21 @@ class Sink:
         """Count rows lost inside `send` (the fan-out replaces this with its counter)."""
         log.warning("sink %s dropped %d rows (%s): %s", self.name, count, kind, sample)
 
+    @property
+    def backlog(self) -> int:
+        """Rows the sink holds beyond its fan-out queue (a server: its fullest client's queue)."""
+        return 0
+
+    @property
+    def chunk_rows(self) -> int:
+        """The most rows a paced source should publish at once (see `Fanout.room`)."""
+        return max(1, self.queue_rows // 2)
+
     async def start(self) -> None:
         """Open connections or files; called once before the first `send`."""
 
-    async def send(self, rows: list[dict]) -> None:
+    async def send(self, rows: RowChunk) -> None:
+        """Deliver rows: a sequence of row dicts (`rows.block` holds them as columns)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -57,7 +71,8 @@ class SinkQueue:
     def __init__(self, sink: Sink, metrics: Metrics) -> None:
         self.sink = sink
         self.metrics = metrics
-        self.rows: deque[dict] = deque()
+        self.chunks: deque[RowChunk] = deque()
+        self.queued = 0  # rows in `chunks`
         self.in_flight = 0
         self.dropped = 0
         self.closing = False
@@ -68,23 +83,39 @@ class SinkQueue:
         self._dropped_counter = metrics.sink_dropped.labels(sink=sink.name)  # exported as 0 from the start
         self._depth_gauge = metrics.sink_queue_depth.labels(sink=sink.name)
 
-    def put(self, rows: list[dict]) -> None:
+    def put(self, rows: RowChunk) -> None:
         """Queue rows (never waits); on overflow drop per the sink's policy."""
-        room = self.sink.queue_rows - len(self.rows)
+        room = self.sink.queue_rows - self.queued
         if len(rows) > room:
             if self.sink.drop_oldest:
-                self.rows.extend(rows)
-                overflow = len(self.rows) - self.sink.queue_rows
-                for _ in range(overflow):
-                    self.rows.popleft()
+                self._append(rows)
+                overflow = self.queued - self.sink.queue_rows
+                self._drop_oldest(overflow)
             else:
                 overflow = len(rows) - max(room, 0)
-                self.rows.extend(rows[:max(room, 0)])
+                if room > 0:
+                    self._append(rows[:room])
             self.drop(overflow, "queue full", f"{self.sink.queue_rows:,} rows waiting")
         else:
-            self.rows.extend(rows)
-        self._depth_gauge.set(len(self.rows))
+            self._append(rows)
+        self._depth_gauge.set(self.queued)
         self._wake.set()
+
+    def _append(self, rows: RowChunk) -> None:
+        self.chunks.append(rows)
+        self.queued += len(rows)
+
+    def _drop_oldest(self, count: int) -> None:
+        while count > 0:
+            first = self.chunks[0]
+            if len(first) <= count:
+                self.chunks.popleft()
+                taken = len(first)
+            else:
+                self.chunks[0] = first[count:]
+                taken = count
+            self.queued -= taken
+            count -= taken
 
     def drop(self, count: int, kind: str, sample: str) -> None:
         """Count `count` lost rows; the first loss of each kind is logged."""
@@ -99,20 +130,26 @@ class SinkQueue:
 
     @property
     def depth(self) -> int:
-        return len(self.rows) + self.in_flight
+        return self.queued + self.in_flight
+
+    def has_room(self) -> bool:
+        """Whether another `chunk_rows` rows fit: the queue at most half full, and the sink's own
+        backlog no larger than one chunk."""
+        return self.depth <= self.sink.queue_rows // 2 and self.sink.backlog <= self.sink.chunk_rows
 
     async def work(self) -> None:
         """Send queued rows in batches until closed and empty."""
         while True:
-            if not self.rows:
+            if not self.chunks:
                 if self.closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self.rows.popleft() for _ in range(min(len(self.rows), SEND_BATCH_ROWS))]
+            batch = self.chunks.popleft()
+            self.queued -= len(batch)
             self.in_flight = len(batch)
-            self._depth_gauge.set(len(self.rows))
+            self._depth_gauge.set(self.queued)
             try:
                 await self.sink.send(batch)
             except Exception as exc:
@@ -159,25 +196,33 @@ class Fanout:
             await self.close(timeout=1.0)  # the sinks that did start
             raise
 
-    def publish(self, rows: list[dict]) -> None:
+    def publish(self, rows: RowBlock | list[dict]) -> None:
         """Hand newly closed rows to every sink. Synchronous, on the event loop, never blocks."""
-        if not rows:
+        if not len(rows):
             return
+        chunk = RowChunk(rows)
         now_us = None if self.clock is None else int(self.clock() * 1e6)
-        self.metrics.record_rows(rows, now_us)
+        self.metrics.record_rows(chunk, now_us)
         for queue in self.queues:
-            queue.put(rows)
+            queue.put(chunk)
 
     __call__ = publish  # the `publish` a RowSource is given
 
     async def room(self, poll_seconds: float = 0.005) -> None:
-        """Wait until every sink's queue is at most half full.
+        """Wait until every sink has room for another `chunk_rows` rows (see `SinkQueue.has_room`).
 
         A finite source (a replay) awaits this between batches so that it never outruns its
         sinks and loses nothing; a live source publishes at the exchange's pace and need not.
         """
-        while any(q.depth > q.sink.queue_rows // 2 for q in self.queues):
+        while not all(q.has_room() for q in self.queues):
             await asyncio.sleep(poll_seconds)
+
+    @property
+    def chunk_rows(self) -> int:
+        """The most rows a paced source should publish at once: the smallest sink's chunk, so that
+        a source awaiting `room()` between publishes never overflows a queue or a client."""The most rows a paced source should publish at once: half the smallest queue, so that a
+        source awaiting `room()` between publishes never overflows a queue."""
+        return min((q.sink.chunk_rows for q in self.queues), default=DEFAULT_QUEUE_ROWS // 2)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Queue depth and dropped rows per sink (for /health)."""
@@ -202,7 +247,8 @@ class Fanout:
                 with contextlib.suppress(asyncio.CancelledError):
                     await queue.task
                 queue.drop(left, "not sent before shutdown", f"deadline {timeout} s")
-                queue.rows.clear()
+                queue.chunks.clear()
+                queue.queued = 0
         closing = {asyncio.create_task(q.sink.close()): q.sink.name for q in self.queues if q.task is not None}
         if not closing:
             return

@@ -22,6 +22,7 @@ import math
 from ..errors import InputError
 from ..rows import TIME_COLUMNS, format_time
 from ..telemetry import Metrics
+from .chunk import RowChunk
 from .fanout import Sink
 from .specs import SinkSpec
 
@@ -82,7 +83,7 @@ class RedisSink(Sink):
         self.client = Redis(host=self.spec.host, port=self.spec.port, db=self.spec.db, retry=Retry(NoBackoff(), 0),
                             socket_connect_timeout=2.0, socket_timeout=5.0)
 
-    async def send(self, rows: list[dict]) -> None:
+    async def send(self, rows: RowChunk) -> None:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 

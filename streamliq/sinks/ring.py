@@ -18,6 +18,7 @@ from heapq import merge
 from ..engine.freq import parse_freq
 from ..errors import InputError
 from ..rows import row_to_json
+from .chunk import RowChunk
 
 Key = tuple[str, str, str]  # (exchange, symbol, freq)
 DEFAULT_RING_SIZE = 500
@@ -77,21 +78,22 @@ def text_frame(text: str) -> bytes:
 class RingEntry:
     """One row of a ring: its order, bar times, and its WebSocket frame (made on first use)."""
 
-    __slots__ = ("_frame", "bar_end", "bar_start", "row", "seq")
+    __slots__ = ("_frame", "bar_end", "bar_start", "index", "rows", "seq")
 
-    def __init__(self, seq: int, row: dict) -> None:
+    def __init__(self, seq: int, bar_start: int, bar_end: int, rows: RowChunk, index: int) -> None:
         self.seq = seq  # arrival order over all keys
-        self.bar_start: int = row["bar_start"]
-        self.bar_end: int = row["bar_end"]
-        self.row: dict | None = row
+        self.bar_start = bar_start
+        self.bar_end = bar_end
+        self.rows: RowChunk | None = rows  # the row is rows[index] until it is serialized
+        self.index = index
         self._frame: bytes | None = None
 
     @property
     def frame(self) -> bytes:
         """The row's JSON as a WebSocket text frame."""
         if self._frame is None:
-            self._frame = text_frame(row_to_json(self.row))
-            self.row = None
+            self._frame = text_frame(row_to_json(self.rows.row(self.index)))
+            self.rows = None
         return self._frame
 
     @property
@@ -111,16 +113,21 @@ class RowRing:
         self.rings: dict[Key, deque[RingEntry]] = {}
         self.seq = 0
 
-    def add(self, row: dict) -> tuple[Key, RingEntry]:
-        """Store a row; returns its key and entry (whose frame goes to the WebSocket clients)."""
-        key = (row["exchange"], row["symbol"], row["freq"])
-        ring = self.rings.get(key)
-        if ring is None:
-            ring = self.rings[key] = deque(maxlen=self.size)
-        self.seq += 1
-        entry = RingEntry(self.seq, row)
-        ring.append(entry)
-        return key, entry
+    def add(self, rows: RowChunk) -> list[tuple[Key, RingEntry]]:
+        """Store rows; returns each one's key and entry (whose frame goes to the WebSocket clients)."""
+        keys = zip(rows.column("exchange").tolist(), rows.column("symbol").tolist(), rows.column("freq").tolist(),
+                   strict=True)
+        starts, ends = rows.column("bar_start").tolist(), rows.column("bar_end").tolist()
+        added = []
+        for index, key in enumerate(keys):
+            ring = self.rings.get(key)
+            if ring is None:
+                ring = self.rings[key] = deque(maxlen=self.size)
+            self.seq += 1
+            entry = RingEntry(self.seq, starts[index], ends[index], rows, index)
+            ring.append(entry)
+            added.append((key, entry))
+        return added
 
     def keys(self, where: RowFilter) -> list[Key]:
         return sorted(key for key in self.rings if where.matches(key))

@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from ..errors import InputError
 from ..rows import format_time
 from ..telemetry import Metrics
+from .chunk import RowChunk
 from .fanout import Sink
 from .ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE, RowFilter, RowRing
 from .ws_client import GOING_AWAY_CODE, WsClient
@@ -90,10 +91,17 @@ class RowServer(Sink):
             raise InputError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror or exc}") from None
         log.info("serving on http://%s:%d (WebSocket /ws)", self.host, self.port)
 
-    async def send(self, rows: list[dict]) -> None:
+    @property
+    def backlog(self) -> int:
+        return max((client.live_queued for client in self.clients), default=0)
+
+    @property
+    def chunk_rows(self) -> int:  # a paced source (a replay) then never overflows a client's queue
+        return max(1, self.client_queue // 2)
+
+    async def send(self, rows: RowChunk) -> None:
         """Remember each row and offer it to every subscriber that wants it (never waits)."""
-        for row in rows:
-            key, entry = self.ring.add(row)
+        for key, entry in self.ring.add(rows):
             for client in self.clients:
                 if client.wants(key) and not client.offer(entry.frame):
                     self.metrics.ws_cutoffs.inc()

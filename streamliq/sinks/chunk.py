@@ -1,0 +1,63 @@
+"""RowChunk: rows on their way to the sinks, columnar until a sink wants them one by one.
+
+The fan-out hands the same chunk to every sink. A file sink writes its block as columns; a
+sink that sends rows one at a time iterates it as dicts, made once for all such sinks; the
+server keeps references to rows and turns a row into JSON only when somebody asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ..engine.block import RowBlock
+
+
+class RowChunk(Sequence):
+    """A sequence of row dicts backed by a RowBlock (or by dicts a source already made)."""
+
+    __slots__ = ("_dicts", "block")
+
+    def __init__(self, rows: RowBlock | Sequence[dict]) -> None:
+        self.block = rows if isinstance(rows, RowBlock) else None
+        self._dicts = None if self.block is not None else list(rows)
+
+    def __len__(self) -> int:
+        return len(self.block) if self.block is not None else len(self._dicts)
+
+    def dicts(self) -> list[dict]:
+        """Every row as a dict (made on first use, then shared)."""
+        if self._dicts is None:
+            self._dicts = self.block.to_dicts()
+        return self._dicts
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.dicts())
+
+    def __getitem__(self, index):  # a row, or a chunk of a slice of rows
+        if isinstance(index, slice):
+            if self._dicts is None:
+                return RowChunk(self.block.take(index))
+            return RowChunk(self._dicts[index])
+        return self.row(index)
+
+    def row(self, index: int) -> dict:
+        """One row as a dict, without turning the others into dicts."""
+        if self._dicts is not None:
+            return self._dicts[index]
+        return {name: _python(self.block.columns[name][index]) for name in self.block.names}
+
+    def column(self, name: str) -> np.ndarray:
+        """One column's values, in row order."""
+        if self.block is not None:
+            return self.block.columns[name]
+        return np.array([row[name] for row in self._dicts])
+
+    def to_write(self) -> RowBlock | list[dict]:
+        """What a file sink writes: the block as it is, or the dicts."""
+        return self.block if self.block is not None else self._dicts
+
+
+def _python(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
