@@ -220,8 +220,7 @@ class Fanout:
     @property
     def chunk_rows(self) -> int:
         """The most rows a paced source should publish at once: the smallest sink's chunk, so that
-        a source awaiting `room()` between publishes never overflows a queue or a client."""The most rows a paced source should publish at once: half the smallest queue, so that a
-        source awaiting `room()` between publishes never overflows a queue."""
+        a source awaiting `room()` between publishes never overflows a queue or a client."""
         return min((q.sink.chunk_rows for q in self.queues), default=DEFAULT_QUEUE_ROWS // 2)
 
     def stats(self) -> dict[str, dict[str, int]]:
