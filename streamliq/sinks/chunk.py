@@ -43,10 +43,10 @@ class RowChunk(Sequence):
         return self.row(index)
 
     def row(self, index: int) -> dict:
-        """One row as a dict, without turning the others into dicts."""
-        if self._dicts is not None:
-            return self._dicts[index]
-        return {name: _python(self.block.columns[name][index]) for name in self.block.names}
+        """One row as a dict. The whole chunk becomes dicts on the first call: whoever wants one
+        row of a chunk (a WebSocket client, an HTTP request) usually wants its neighbours too,
+        and one conversion per column is far cheaper than one per value."""
+        return self.dicts()[index]
 
     def column(self, name: str) -> np.ndarray:
         """One column's values, in row order."""
@@ -57,7 +57,3 @@ class RowChunk(Sequence):
     def to_write(self) -> RowBlock | list[dict]:
         """What a file sink writes: the block as it is, or the dicts."""
         return self.block if self.block is not None else self._dicts
-
-
-def _python(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
