@@ -53,12 +53,18 @@ class _Batch:
 
 
 @dataclass(frozen=True)
-class LiquidationBatch(_Batch):
-    """Liquidations: `side` (BUY/SELL code), `price`, `amount` (base units)."""
+class _SizedBatch(_Batch):
+    """Events with a side code, a price (USD per base unit) and an amount (base units)."""
 
     side: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     price: np.ndarray = field(default_factory=lambda: np.empty(0))
     amount: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+@dataclass(frozen=True)
+class LiquidationBatch(_SizedBatch):
+    """Liquidations: `side` (BUY/SELL code), `price`, `amount` (base units)."""
+
     channel: ClassVar[str] = "liquidations"
 
 
@@ -75,12 +81,9 @@ class TickerBatch(_Batch):
 
 
 @dataclass(frozen=True)
-class TradeBatch(_Batch):
+class TradeBatch(_SizedBatch):
     """Trades: taker `side` (BUY/SELL/UNKNOWN code), `price`, `amount`."""
 
-    side: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
-    price: np.ndarray = field(default_factory=lambda: np.empty(0))
-    amount: np.ndarray = field(default_factory=lambda: np.empty(0))
     channel: ClassVar[str] = "trades"
 
 
