@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .sinks.fanout import Sink
-from .sinks.server import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE, RowServer
+from .sinks.ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
 from .sinks.specs import SinkSpec, parse_listen_address, parse_sink_specs
 from .telemetry import Metrics
 
@@ -90,6 +90,7 @@ def build_sinks(options: ServingOptions, columns: list[str], metrics: Metrics,
     """The server (if `listen`) and one sink per spec, in order."""
     from .sinks.async_files import FileRowSink
     from .sinks.redis_streams import RedisSink
+    from .sinks.server import RowServer  # aiohttp loads only when rows are served
 
     listens = [options.listen] if options.listen else []
     listens += [(spec.host, spec.port) for spec in options.sinks if spec.kind == "ws"]

@@ -6,12 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..research.forward import label_name, labels
-from ..research.frames import parse_horizons, read_factors, select_freq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OUTPUT_FORMATS = (".parquet", ".csv")
 
@@ -37,6 +37,9 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the factor rows, add the labels, write `--out` atomically."""
+    from ..research.forward import label_name, labels  # pandas loads only for this command
+    from ..research.frames import parse_horizons, read_factors, select_freq
+
     out = Path(args.out)
     check_output(out, OUTPUT_FORMATS)
     horizons = parse_horizons(args.horizons)

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from ..research.frames import parse_horizons, read_factors, select_freq
-from ..research.report import MIN_ROWS, TOP_FACTORS, build_report
+from ..research.defaults import MIN_ROWS, TOP_FACTORS
 from .labels import add_input_arguments, check_output
 
 
@@ -36,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the rows of one frequency, compute the report, write the page and its JSON."""
+    from ..research.frames import parse_horizons, read_factors, select_freq  # pandas: only for this command
+    from ..research.report import build_report
+
     out = Path(args.out)
     check_output(out, (".html", ".htm"))
     horizons = parse_horizons(args.horizons)

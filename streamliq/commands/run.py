@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
-from ..feed import Feed
-from ..live.daemon import LiveDaemon, LiveStats
 from ..live.settings import DEFAULTS, resolve
-from ..logfmt import use_logfmt
 from ..serving import ServingOptions, add_serving_arguments, build_sinks
-from ..sinks.append import AppendingFileSink
-from ..sinks.server import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
+from ..sinks.ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
 from ..venues.registry import VENUES
 from .common import add_factor_arguments
+
+if TYPE_CHECKING:
+    from ..live.daemon import LiveDaemon, LiveStats
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     given["log_level"] = args.run_log_level
     settings = resolve(given, args.config)
     serving = _serving_options(args, settings.serve)
+    from ..live.daemon import LiveDaemon  # the daemon's I/O stack loads only for `run`
+    from ..logfmt import use_logfmt
+    from ..sinks.append import AppendingFileSink
+
     use_logfmt(settings.log_level)
     sink = AppendingFileSink(settings.out, settings.factors.columns()) if settings.out else None
     daemon = LiveDaemon(settings, sink)
@@ -74,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(daemon: LiveDaemon, serving: ServingOptions) -> None:
     """The daemon as the row source of a feed: the server and `--sink`s get every row."""
+    from ..feed import Feed
+
     feed = Feed(daemon, metrics=daemon.metrics)
     for sink in build_sinks(serving, daemon.settings.factors.columns(), daemon.metrics, feed.health):
         feed.add_sink(sink)

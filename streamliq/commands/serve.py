@@ -12,7 +12,6 @@ from ..errors import InputError
 from ..feed import Feed
 from ..replay_source import ReplaySource
 from ..serving import DEFAULT_LISTEN, ServingOptions, add_serving_arguments, build_sinks
-from ..sinks.server import RowServer
 from ..tardis_replay import Replay
 from ..telemetry import Metrics
 from .common import add_replay_arguments, factor_config, open_replay
@@ -41,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(replay: Replay, options: ServingOptions, exit_when_done: bool, quiet: bool) -> int:
+    from ..sinks.server import RowServer  # aiohttp loads only when rows are served
+
     metrics = Metrics()
     source = ReplaySource(replay, metrics)
     feed = Feed(source, metrics=metrics)

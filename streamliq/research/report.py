@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .defaults import MIN_ROWS, TOP_FACTORS
 from .forward import SERIES_KEY, ForwardWindow
 from .stats import IcStats, Sorted, ic_stats, pearson, rank_correlation_matrix, rank_ic
 
@@ -33,8 +34,6 @@ META_COLUMNS = frozenset({*SERIES_KEY, "bar_start", "bar_end", "gap", "late_even
 # Price levels rank BTC against PEPE when pooled: not factors, whatever their IC.
 PRICE_LEVELS = frozenset({"open", "high", "low", "close", "last_price", "index_price"})
 QUINTILES = 5
-TOP_FACTORS = 6
-MIN_ROWS = 100  # rows with fewer aligned rows are listed after the ranked ones, never among the top
 EVENT_PCT = 0.99
 EVENT_QUANTILE = 0.9
 BAND_Z = 1.96

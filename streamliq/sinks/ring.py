@@ -20,6 +20,8 @@ from ..errors import InputError
 from ..rows import row_to_json
 
 Key = tuple[str, str, str]  # (exchange, symbol, freq)
+DEFAULT_RING_SIZE = 500
+DEFAULT_CLIENT_QUEUE = 10_000  # a top-of-the-hour close of 500 symbols x 3 frequencies is 1,500 rows at once
 
 
 @dataclass(frozen=True, slots=True)

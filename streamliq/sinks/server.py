@@ -26,13 +26,11 @@ from ..errors import InputError
 from ..rows import format_time
 from ..telemetry import Metrics
 from .fanout import Sink
-from .ring import RowFilter, RowRing
+from .ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE, RowFilter, RowRing
 from .ws_client import GOING_AWAY_CODE, WsClient
 
 log = logging.getLogger("streamliq.server")
 
-DEFAULT_RING_SIZE = 500
-DEFAULT_CLIENT_QUEUE = 10_000  # a top-of-the-hour close of 500 symbols x 3 frequencies is 1,500 rows at once
 HEARTBEAT_SECONDS = 30.0
 MAX_CLIENT_MESSAGE = 64 * 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
