@@ -32,7 +32,14 @@ def merge_by_arrival(streams: Iterable[Iterable[EventBatch]]) -> Iterator[tuple[
         horizon = min(int(batch.arrival[-1]) for batch in active)
         step = []
         for i, batch in enumerate(pending):
-            if batch is None or not len(batch):
+            # only the streams with events up to the horizon are cut: with hundreds of streams
+            # (one file per symbol and channel) most have none, and two empty takes each per step
+            # made the merge cost grow with the square of the number of streams
+            if batch is None or not len(batch) or batch.arrival[0] > horizon:
+                continue
+            if batch.arrival[-1] <= horizon:
+                step.append(batch)
+                pending[i] = None
                 continue
             cut = int(np.searchsorted(batch.arrival, horizon, side="right"))
             step.append(batch.take(slice(0, cut)))
