@@ -1,13 +1,18 @@
 """File sinks: Parquet, CSV and JSON lines, chosen by the output path's extension.
 
 A file is written under a temporary name and renamed into place by `close()`, so a failed
-run never leaves a partial output file behind (`abort()` removes the temporary file).
+run never leaves a partial output file behind (`abort()` removes the temporary file). Parquet
+and CSV row groups are converted and written on a background thread, at most two groups
+behind, so a replay computes the next bars while the last ones are compressed.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -53,8 +58,9 @@ class FileSink:
         self.path = None if str(path) == "-" else Path(path)
         self.schema = arrow_schema(columns)
         self.rows_written = 0
-        self._buffer: list[pa.Table] = []
+        self._buffer: list[RowBlock | list[dict]] = []
         self._buffered = 0
+        self._writer = _Background() if self.format != "jsonl" else None
         self._tmp = None if self.path is None else self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._handle: IO[str] | None = None
         self._parquet: pq.ParquetWriter | None = None
@@ -74,7 +80,7 @@ class FileSink:
             self._handle.write("".join(row_to_json(row) + "\n" for row in rows))
             return
         if len(rows):
-            self._buffer.append(to_arrow(rows, self.schema))
+            self._buffer.append(rows)
             self._buffered += len(rows)
         if self._buffered >= ROW_GROUP:
             self._flush()
@@ -82,8 +88,11 @@ class FileSink:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.concat_tables(self._buffer)
-        self._buffer, self._buffered = [], 0
+        parts, self._buffer, self._buffered = self._buffer, [], 0
+        self._writer.submit(self._write_group, parts)
+
+    def _write_group(self, parts: list[RowBlock | list[dict]]) -> None:
+        table = pa.concat_tables([to_arrow(part, self.schema) for part in parts])
         if self._parquet is not None:
             self._parquet.write_table(table)
         else:
@@ -92,6 +101,8 @@ class FileSink:
     def close(self) -> None:
         """Finish writing and move the file into place."""
         self._flush()
+        if self._writer is not None:
+            self._writer.finish()
         if self._parquet is not None:
             self._parquet.close()
         elif self._handle is not None and self.path is not None:
@@ -103,9 +114,40 @@ class FileSink:
 
     def abort(self) -> None:
         """Stop and remove the partial file."""
+        if self._writer is not None:
+            self._writer.finish(raise_errors=False)
         if self._parquet is not None:
             self._parquet.close()
         elif self._handle is not None and self.path is not None:
             self._handle.close()
         if self._tmp is not None and self._tmp.exists():
             self._tmp.unlink()
+
+
+class _Background:
+    """Runs calls on one thread, in order, at most `depth` behind the caller.
+
+    A call's error is raised to the caller at its next `submit` or at `finish`.
+    """
+
+    def __init__(self, depth: int = 2) -> None:
+        self.depth = depth
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="streamliq-writer")
+        self._pending: deque[Future] = deque()
+
+    def submit(self, call: Callable[..., None], *args: object) -> None:
+        while len(self._pending) >= self.depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(call, *args))
+
+    def finish(self, raise_errors: bool = True) -> None:
+        """Wait for every call, then stop the thread."""
+        try:
+            while self._pending:
+                future = self._pending.popleft()
+                if raise_errors:
+                    future.result()
+                else:
+                    future.cancel() or future.exception()
+        finally:
+            self._pool.shutdown(wait=True)
