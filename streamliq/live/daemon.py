@@ -32,6 +32,7 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
+from river import stats
 
 from ..engine import BarEngine
 from ..engine.block import RowBlock
@@ -63,14 +64,23 @@ class LiveStats:
     started: float = field(default_factory=time.time)
     rows: int = 0
     ticks: int = 0
-    close_delays_s: list[float] = field(default_factory=list)  # per row: emitted - (bar_end + lateness)
+    delays: int = 0  # rows whose bar-close delay (emitted - (bar_end + lateness)) was observed
+    # streaming estimates (river's P^2 quantiles): constant memory however long the daemon runs
+    delay_p50: stats.Quantile = field(default_factory=lambda: stats.Quantile(0.5))
+    delay_p99: stats.Quantile = field(default_factory=lambda: stats.Quantile(0.99))
+
+    def observe_delays(self, delays_s: list[float]) -> None:
+        """Add the bar-close delays (seconds) of rows just emitted."""
+        for delay in delays_s:
+            self.delay_p50.update(delay)
+            self.delay_p99.update(delay)
+        self.delays += len(delays_s)
 
     def delay_percentiles(self) -> tuple[float, float]:
-        """p50 and p99 of the bar-close delay in seconds (NaN before any row)."""
-        if not self.close_delays_s:
+        """p50 and p99 of the bar-close delay in seconds since start (NaN before any row)."""
+        if not self.delays:
             return float("nan"), float("nan")
-        p50, p99 = np.percentile(self.close_delays_s, [50, 99])
-        return float(p50), float(p99)
+        return float(self.delay_p50.get()), float(self.delay_p99.get())
 
 
 class LiveDaemon:
@@ -127,8 +137,7 @@ class LiveDaemon:
     def _publish(self, block: RowBlock) -> None:
         now_s = time.time()
         lateness_s = self.settings.factors.lateness_us / 1e6
-        self.stats.close_delays_s += (now_s - block["bar_end"] / 1e6 - lateness_s).tolist()
-        del self.stats.close_delays_s[:-100_000]
+        self.stats.observe_delays((now_s - block["bar_end"] / 1e6 - lateness_s).tolist())
         if self._written:
             written = np.array([self._written.get(freq, 0) for freq in block["freq"]], np.int64)
             block = block.take(block["bar_end"] > written)
