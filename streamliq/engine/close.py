@@ -6,6 +6,8 @@ layout, and every column is computed for all rows at once by the feature modules
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .block import RowBlock
@@ -18,6 +20,10 @@ from .features.rolling import rolling_columns
 from .features.sides import liquidation_columns
 from .gaps import Outages
 from .layout import Layout
+
+# The rolling windows (the largest part of a close) run beside the other features: numpy
+# releases the GIL in its loops, so a close uses both cores of a small machine.
+_POOL = ThreadPoolExecutor(1, thread_name_prefix="streamliq-close")
 
 
 def close_book(book: Book, last: int, instruments: list[Instrument], outages: Outages,
@@ -58,17 +64,18 @@ def close_book(book: Book, last: int, instruments: list[Instrument], outages: Ou
     liq_rows = liq_rows[order]
     columns.update(liquidation_columns(liq_rows, liq["ts"], liq["notional"], liq["amount"], liq["is_long"],
                                        bar_start, width, n))
+    config = book.config
+    series = np.stack([columns[name].astype(np.float64) for name in ROLLING_SERIES], axis=1)
+    rolling = _POOL.submit(rolling_columns, series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
+                           config.pct_windows, config.exceedance_pairs)  # numpy releases the GIL: overlap
     columns.update(ticker_columns(due["derivative_ticker"], rows["derivative_ticker"], layout, book.market,
                                   columns["all_qty"], columns["long_vwap"], columns["short_vwap"]))
     columns.update(trade_columns(due["trades"], rows["trades"], layout, book.market, columns["all_qty"]))
     columns.update(book.lookback.columns(layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"], liq["ts"],
                                          liq["notional"], columns["all_notional"], (last + 1) * width))
-    series = np.stack([columns[name].astype(np.float64) for name in ROLLING_SERIES], axis=1)
-    config = book.config
-    columns.update(rolling_columns(series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
-                                   config.pct_windows, config.exceedance_pairs))
     if config.metrics:
         columns.update(positioning_columns(due["metrics"], rows["metrics"], layout, book.positioning))
+    columns.update(rolling.result())
     table = np.array([exchange for exchange, _ in instruments] + [symbol for _, symbol in instruments],
                      dtype=object)
     columns["exchange"] = table[layout.row_inst]
