@@ -48,6 +48,12 @@ class RowChunk(Sequence):
         and one conversion per column is far cheaper than one per value."""
         return self.dicts()[index]
 
+    def release(self) -> None:
+        """Forget the dicts (a holder of the chunk that has what it needs, e.g. the server once every
+        row's frame is made, keeps the block alone); they are made again if asked for."""
+        if self.block is not None:
+            self._dicts = None
+
     def column(self, name: str) -> np.ndarray:
         """One column's values, in row order."""
         if self.block is not None:

@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import merge
 
+import numpy as np
+import pyarrow as pa
+
 from ..engine.freq import parse_freq
 from ..errors import InputError
 from ..rows import row_to_json
@@ -75,26 +78,53 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
+class _Stored:
+    """One chunk of rows as the ring keeps it: arrival numbers from `base`, frames made on demand."""
+
+    __slots__ = ("bar_end", "bar_start", "base", "frames", "rows")
+
+    def __init__(self, rows: RowChunk, base: int) -> None:
+        self.rows = rows
+        self.base = base  # the arrival number of row 0; row i is base + i
+        self.bar_start = rows.column("bar_start")
+        self.bar_end = rows.column("bar_end")
+        self.frames: dict[int, bytes] = {}
+
+    def entry(self, index: int) -> RingEntry:
+        return RingEntry(self, int(index))
+
+
 class RingEntry:
-    """One row of a ring: its order, bar times, and its WebSocket frame (made on first use)."""
+    """One row of a ring: its arrival number, bar times, and its WebSocket frame (made on first use,
+    then kept with its chunk)."""
 
-    __slots__ = ("_frame", "bar_end", "bar_start", "index", "rows", "seq")
+    __slots__ = ("index", "stored")
 
-    def __init__(self, seq: int, bar_start: int, bar_end: int, rows: RowChunk, index: int) -> None:
-        self.seq = seq  # arrival order over all keys
-        self.bar_start = bar_start
-        self.bar_end = bar_end
-        self.rows: RowChunk | None = rows  # the row is rows[index] until it is serialized
+    def __init__(self, stored: _Stored, index: int) -> None:
+        self.stored = stored
         self.index = index
-        self._frame: bytes | None = None
+
+    @property
+    def seq(self) -> int:
+        """Arrival order over all keys."""
+        return self.stored.base + self.index
+
+    @property
+    def bar_start(self) -> int:
+        return int(self.stored.bar_start[self.index])
+
+    @property
+    def bar_end(self) -> int:
+        return int(self.stored.bar_end[self.index])
 
     @property
     def frame(self) -> bytes:
         """The row's JSON as a WebSocket text frame."""
-        if self._frame is None:
-            self._frame = text_frame(row_to_json(self.rows.row(self.index)))
-            self.rows = None
-        return self._frame
+        frames = self.stored.frames
+        frame = frames.get(self.index)
+        if frame is None:
+            frame = frames[self.index] = text_frame(row_to_json(self.stored.rows.row(self.index)))
+        return frame
 
     @property
     def payload(self) -> bytes:
@@ -103,52 +133,115 @@ class RingEntry:
         return self.frame[2 if size < 126 else 4 if size == 126 else 10:]
 
 
+class _Span:
+    """Rows of one key in one chunk (row indices ascending)."""
+
+    __slots__ = ("index", "stored")
+
+    def __init__(self, stored: _Stored, index: np.ndarray) -> None:
+        self.stored = stored
+        self.index = index
+
+
 class RowRing:
-    """The last `size` rows of every key, as JSON text."""
+    """The last `size` rows of every key.
+
+    A chunk of rows is filed by key with a few numpy calls; Python work grows with the keys in
+    a chunk, not its rows. Rows become `RingEntry`s (and JSON) only when a request or a client
+    wants them.
+    """
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise InputError(f"ring size must be at least 1 (got {size})")
         self.size = size
-        self.rings: dict[Key, deque[RingEntry]] = {}
+        self.rings: dict[Key, deque[_Span]] = {}
+        self.counts: dict[Key, int] = {}
         self.seq = 0
 
     def add(self, rows: RowChunk) -> list[tuple[Key, RingEntry]]:
-        """Store rows; returns each one's key and entry (whose frame goes to the WebSocket clients)."""
+        """Store rows; returns each one's key and entry, in arrival order, for the WebSocket clients."""
+        stored = self._file(rows)
         keys = zip(rows.column("exchange").tolist(), rows.column("symbol").tolist(), rows.column("freq").tolist(),
                    strict=True)
-        starts, ends = rows.column("bar_start").tolist(), rows.column("bar_end").tolist()
-        added = []
-        for index, key in enumerate(keys):
-            ring = self.rings.get(key)
-            if ring is None:
-                ring = self.rings[key] = deque(maxlen=self.size)
-            self.seq += 1
-            entry = RingEntry(self.seq, starts[index], ends[index], rows, index)
-            ring.append(entry)
-            added.append((key, entry))
-        return added
+        return [(key, stored.entry(index)) for index, key in enumerate(keys)]
+
+    def store(self, rows: RowChunk) -> None:
+        """Store rows that no client is waiting for."""
+        self._file(rows)
+
+    def _file(self, rows: RowChunk) -> _Stored:
+        stored = _Stored(rows, self.seq + 1)
+        self.seq += len(rows)
+        names = [pa.array(rows.column(column), pa.string()).dictionary_encode()
+                 for column in ("exchange", "symbol", "freq")]
+        code = np.zeros(len(rows), np.int64)
+        for encoded in names:
+            code = code * len(encoded.dictionary) + encoded.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(code, kind="stable")
+        ordered = code[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        ends = np.append(starts[1:], len(ordered))
+        dictionaries = [encoded.dictionary.to_pylist() for encoded in names]
+        first_rows = order[starts]
+        for start, end, row in zip(starts.tolist(), ends.tolist(), first_rows.tolist(), strict=True):
+            key = tuple(dictionary[encoded.indices[row].as_py()] for dictionary, encoded in
+                        zip(dictionaries, names, strict=True))
+            self._append(key, _Span(stored, order[start:end]))
+        return stored
+
+    def _append(self, key: Key, span: _Span) -> None:
+        ring = self.rings.get(key)
+        if ring is None:
+            ring = self.rings[key] = deque()
+            self.counts[key] = 0
+        ring.append(span)
+        self.counts[key] += len(span.index)
+        excess = self.counts[key] - self.size
+        while excess > 0:
+            first = ring[0]
+            if len(first.index) <= excess:
+                ring.popleft()
+                dropped = len(first.index)
+            else:
+                first.index = first.index[excess:]
+                dropped = excess
+            self.counts[key] -= dropped
+            excess -= dropped
 
     def keys(self, where: RowFilter) -> list[Key]:
         return sorted(key for key in self.rings if where.matches(key))
 
+    def _entries(self, key: Key, newest: int | None = None, after_us: int | None = None) -> list[RingEntry]:
+        """A key's rows, oldest first: all, the `newest` n, or those with `bar_start > after_us`."""
+        out: list[RingEntry] = []
+        for span in reversed(self.rings[key]):
+            index = span.index
+            if after_us is not None:
+                index = index[span.stored.bar_start[index] > after_us]
+            if newest is not None:
+                index = index[max(0, len(index) - (newest - len(out))):]
+            out[:0] = [span.stored.entry(i) for i in index.tolist()]
+            if newest is not None and len(out) >= newest:
+                break
+        return out
+
     def latest(self, where: RowFilter) -> list[RingEntry]:
         """The newest row of each matching key, in key order."""
-        return [self.rings[key][-1] for key in self.keys(where)]
+        return [self._entries(key, newest=1)[0] for key in self.keys(where)]
 
     def since(self, where: RowFilter, after_us: int | None = None, limit: int | None = None) -> list[RingEntry]:
         """Rows of matching keys with `bar_start > after_us`, in arrival order; the first `limit`."""
-        picked = merge(*([e for e in self.rings[key] if after_us is None or e.bar_start > after_us]
-                         for key in self.keys(where)), key=lambda e: e.seq)
-        out = list(picked)
+        out = list(merge(*(self._entries(key, after_us=after_us) for key in self.keys(where)),
+                         key=lambda e: e.seq))
         return out if limit is None else out[:limit]
 
     def backfill(self, where: RowFilter, per_key: int) -> list[RingEntry]:
         """The last `per_key` rows of each matching key, in arrival order."""
         if per_key <= 0:
             return []
-        return list(merge(*(list(self.rings[key])[-per_key:] for key in self.keys(where)), key=lambda e: e.seq))
+        return list(merge(*(self._entries(key, newest=per_key) for key in self.keys(where)), key=lambda e: e.seq))
 
     def last_bars(self) -> dict[Key, int]:
         """bar_end of the newest row per key."""
-        return {key: ring[-1].bar_end for key, ring in self.rings.items()}
+        return {key: int(ring[-1].stored.bar_end[ring[-1].index[-1]]) for key, ring in self.rings.items()}

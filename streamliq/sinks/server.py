@@ -101,11 +101,15 @@ class RowServer(Sink):
 
     async def send(self, rows: RowChunk) -> None:
         """Remember each row and offer it to every subscriber that wants it (never waits)."""
+        if not self.clients:
+            self.ring.store(rows)
+            return
         for key, entry in self.ring.add(rows):
             for client in self.clients:
                 if client.wants(key) and not client.offer(entry.frame):
                     self.metrics.ws_cutoffs.inc()
                     log.warning("disconnecting a WebSocket client: %s", client.close_reason)
+        rows.release()  # the frames are made: the ring needs the block, not the dicts
 
     async def close(self) -> None:
         for client in list(self.clients):
