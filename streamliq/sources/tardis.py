@@ -190,7 +190,10 @@ class TardisFileReader:
         exchanges, exchange_index = columns["exchange"]
         symbols, symbol_index = columns["symbol"]
         key = exchange_index[keep].astype(np.int64) * len(symbols) + symbol_index[keep]
-        unique, instrument = np.unique(key, return_inverse=True)
+        if len(key) and (key == key[0]).all():  # a file of one symbol: no sort needed
+            unique, instrument = key[:1], np.zeros(len(key), np.int64)
+        else:
+            unique, instrument = np.unique(key, return_inverse=True)
         instruments = tuple((exchanges[k // len(symbols)], symbols[k % len(symbols)])
                             for k in unique.tolist())
         fields = {name: columns[name] for name in VALUE_COLUMNS[self.item.channel]}

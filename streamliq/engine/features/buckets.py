@@ -14,6 +14,7 @@ from ..layout import row_sums
 from .quantiles import SliceQuantiles
 
 US_PER_HOUR = 3_600_000_000
+FEW_SLICES = 32  # up to this many distinct lookbacks in a close, numpy.quantile each one directly
 
 
 class Lookback:
@@ -90,6 +91,9 @@ def _thresholds(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) ->
     new = np.ones(len(lo), bool)
     new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
     distinct = np.flatnonzero(new)
-    result = SliceQuantiles(values).quantile(lo[distinct], hi[distinct], q)
+    if len(distinct) <= FEW_SLICES:  # a close of a bar or two: no index over the whole lookback
+        result = np.array([np.quantile(values[lo[i]:hi[i]], q) for i in distinct.tolist()])
+    else:
+        result = SliceQuantiles(values).quantile(lo[distinct], hi[distinct], q)
     theta[filled] = result[np.cumsum(new) - 1]
     return theta
