@@ -22,11 +22,6 @@ class Outage:
     start: int  # µs
     end: int | None = None  # µs; None while the feed is still down
 
-    def overlaps(self, instrument: Instrument, start: int, end: int) -> bool:
-        """Whether this outage touches `instrument` anywhere in [start, end)."""
-        return (self.start < end and (self.end is None or self.end > start)
-                and (self.instruments is None or instrument in self.instruments))
-
 
 class Outages:
     """Open and finished outages; `gaps` answers the `gap` column of a close."""

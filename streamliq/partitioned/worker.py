@@ -122,7 +122,7 @@ def run_task(task: TaskPlan, config: FactorConfig, root: str | Path, skip_bad_ro
     summary.events = engine.events
     summary.rows = writer.rows
     summary.watermark = engine.watermark
-    summary.last_bars = {book.freq.name: book.last_event_bar for book in engine.books}
+    summary.last_bars = engine.last_event_bars()
     summary.late_events = engine.late_events()
     summary.bad_rows = bad_rows.counts
     return TaskRun(engine, summary)

@@ -1,6 +1,5 @@
-"""`numpy.quantile(values, q)` (method 'linear') of many small samples at once.
-
-Each sample is a row of a matrix padded with +inf after its `n` values. The index and the
+"""`numpy.quantile(values, q)` (method 'linear') of many samples at once: sorted rows of a
+matrix (`row_quantiles`) or slices of one array (`SliceQuantiles`). The index and the
 interpolation follow numpy's own steps (virtual index `(n - 1) * q`, numpy's `_lerp`), so a
 threshold equals what `numpy.quantile` returns for the same values, to the last bit.
 """
@@ -8,16 +7,6 @@ threshold equals what `numpy.quantile` returns for the same values, to the last 
 from __future__ import annotations
 
 import numpy as np
-
-
-def padded(values: np.ndarray, lo: np.ndarray, n: np.ndarray, width: int) -> np.ndarray:
-    """Rows `values[lo[i] : lo[i] + n[i]]`, each sorted and padded with +inf to `width` columns."""
-    columns = np.arange(width)
-    index = lo[:, None] + columns
-    inside = columns < n[:, None]
-    matrix = np.where(inside, values[np.minimum(index, len(values) - 1)] if len(values) else 0.0, np.inf)
-    matrix.sort(axis=1)
-    return matrix
 
 
 def row_quantiles(sorted_rows: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
