@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from ..engine.block import RowBlock
 from ..errors import InputError
 from ..rows import arrow_schema, row_to_json, to_arrow
-from .files import csv_text, output_format
+from .files import PARQUET_OPTIONS, csv_text, output_format
 
 PART_SECONDS = 3600
 
@@ -91,7 +91,7 @@ class AppendingFileSink:
                          if not (path := self.path / f"part-{stamp}-{os.getpid()}-{n}.parquet").exists())
             tmp = self.path / f".{final.name}.tmp"
             self._part_paths = (tmp, final)
-            self._part = pq.ParquetWriter(tmp, self.schema)
+            self._part = pq.ParquetWriter(tmp, self.schema, **PARQUET_OPTIONS)
         return self._part
 
     def _close_part(self) -> None:

@@ -26,8 +26,11 @@ from ..rows import arrow_schema, row_to_json, to_arrow
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
 ROW_GROUP = 20_000
 # zstd is smaller and faster than the default snappy on factor columns; dictionaries only pay
-# off on the name columns (a float column's dictionary is tried, then dropped, at a cost).
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": ["exchange", "symbol", "freq"]}
+# off on the name columns (a float column's dictionary is tried, then dropped, at a cost), and
+# min/max statistics only on the columns a reader filters row groups by (names and bar times).
+_INDEX_COLUMNS = ["exchange", "symbol", "freq", "bar_start", "bar_end"]
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": _INDEX_COLUMNS[:3],
+                   "write_statistics": _INDEX_COLUMNS}
 
 
 def csv_text(table: pa.Table) -> str:
