@@ -65,7 +65,7 @@ def close_book(book: Book, last: int, instruments: list[Instrument], outages: Ou
     columns.update(liquidation_columns(liq_rows, liq["ts"], liq["notional"], liq["amount"], liq["is_long"],
                                        bar_start, width, n))
     config = book.config
-    series = np.stack([columns[name].astype(np.float64) for name in ROLLING_SERIES], axis=1)
+    series = [columns[name].astype(np.float64) for name in ROLLING_SERIES]
     rolling = _POOL.submit(rolling_columns, series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
                            config.pct_windows, config.exceedance_pairs)  # numpy releases the GIL: overlap
     columns.update(ticker_columns(due["derivative_ticker"], rows["derivative_ticker"], layout, book.market,

@@ -33,9 +33,9 @@ def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 class SliceQuantiles:
     """`numpy.quantile` of any slice `values[lo:hi]`, for many slices at once.
 
-    A wavelet matrix over the values' ranks answers "the k-th smallest of a slice" for every
-    slice together in one vectorized step per bit of the rank, so a busy instrument's day-long
-    lookback costs no more than a quiet one's.
+    A wavelet matrix over the values' ranks answers "the k-th smallest of a slice" and "how many
+    of a slice are below v" for every slice together in one vectorized step per bit of the rank,
+    so a busy instrument's day-long lookback costs no more than a quiet one's.
     """
 
     def __init__(self, values: np.ndarray) -> None:
@@ -63,6 +63,19 @@ class SliceQuantiles:
             k = np.where(left, k, k - in_zeros)
             rank |= (~left).astype(np.int64) << bit
         return self.sorted[rank]
+
+    def count_below(self, lo: np.ndarray, hi: np.ndarray, v: np.ndarray, inclusive: bool = False) -> np.ndarray:
+        """How many values of each slice `[lo, hi)` are below `v` (or equal to it, if `inclusive`)."""
+        bound = np.searchsorted(self.sorted, v, side="right" if inclusive else "left")  # a rank bound
+        count = np.zeros(len(lo), np.int64)
+        size = hi - lo
+        for bit, zeros_before, zeros in self.levels:
+            zero_lo, zero_hi = zeros_before[lo], zeros_before[hi]
+            right = ((bound >> bit) & 1).astype(bool)  # the bound's bit is 1: the zeros are below it
+            count += np.where(right, zero_hi - zero_lo, 0)
+            lo = np.where(right, zeros + lo - zero_lo, zero_lo)
+            hi = np.where(right, zeros + hi - zero_hi, zero_hi)
+        return np.where(bound >= len(self.sorted), size, count)  # a bound past every rank has no bits here
 
     def quantile(self, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
         """numpy.quantile(values[lo:hi], q) (method 'linear') of each non-empty slice."""

@@ -1,16 +1,19 @@
 """Rolling features across bars (FACTORS.md section 6) for every row of a close at once.
 
-Most bar values are 0 (an empty bar), which the computation exploits without giving up
-exactness or batching-independence:
+The series (notionals, counts, maxima) are non-negative and mostly 0 (an empty bar). A row's
+window changes only where a non-zero value enters or leaves it, so an instrument's rows fall
+into runs that share one window. Each feature is computed once per run for the rows whose own
+value is 0, and once per row only for the rows with a non-zero value; no step costs rows times
+window length. Every value depends on its row's window alone, never on where a close began,
+so any batching gives the same bits:
 
-- Counts of non-zero values in a window are integer prefix differences (exact).
-- Window sums for the z-scores add up the window's non-zero values only (`numpy.add.reduceat`
-  over slices of the non-zero entries), so a row's sum depends on its window alone, never on
-  where a close began. With a zero in the window the variance is at least mean^2 / (N - 1), so
-  `sum(x^2) - sum(x)^2 / N` keeps ~12 digits; windows without a zero are computed exactly,
-  two-pass, from the window itself.
-- Ranks and exceedance thresholds are trivial for a zero value or a window of zeros; only the
-  other rows gather their windows.
+- z-scores: window sums add up the window's non-zero values (`numpy.add.reduceat`). With a
+  zero in the window the variance is at least mean^2 / (N - 1), so `sum(x^2) - sum(x)^2 / N`
+  keeps ~12 digits; windows without a zero are computed exactly, two-pass, from the window.
+- percentile ranks: a 0 ties with every zero of its window and has nothing below it; for a
+  non-zero value, a wavelet matrix over the non-zero values counts those below and equal to it.
+- exceedances: a 0 never exceeds a quantile of non-negative values; a non-zero value needs its
+  window only when the quantile reaches past the window's zeros.
 
 An instrument's last `max window` values and its number of rows so far are its state.
 """
@@ -20,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..layout import Layout
-from .quantiles import row_quantiles
+from .quantiles import SliceQuantiles, row_quantiles
+
+CHUNK_ROWS = 8192  # rows whose windows are gathered at once (bounds the temporary matrix)
 
 
 class RollingState:
@@ -39,133 +44,203 @@ class RollingState:
             self.seen = np.append(self.seen, np.zeros(extra, np.int64))
 
 
-class _Extended:
-    """The rows of a close, each instrument's preceded by its remembered values."""
+class _Frame:
+    """Where the rows of a close sit in the extended series, all series stacked.
 
-    def __init__(self, series: np.ndarray, layout: Layout, state: RollingState) -> None:
-        ids = layout.ids
-        self.counts = np.diff(layout.first_row)
-        self.seen = state.seen[ids]
-        self.held = np.minimum(self.seen, state.depth)
-        lengths = self.held + self.counts
-        self.first = np.zeros(len(ids) + 1, np.int64)
-        np.cumsum(lengths, out=self.first[1:])
-        self.seg = np.repeat(np.arange(len(ids)), lengths)
-        offset = np.arange(int(self.first[-1])) - self.first[self.seg]
-        self.absolute = self.seen[self.seg] - self.held[self.seg] + offset  # the instrument's row number
-        ext = np.empty((int(self.first[-1]), series.shape[1]))
-        history = offset < self.held[self.seg]
-        ext[history] = state.values[ids[self.seg[history]], state.depth - self.held[self.seg[history]]
-                                    + offset[history]]
-        self.row_pos = np.flatnonzero(~history)  # ext position of every row, in row order
-        ext[self.row_pos] = series
-        self.values = ext
-        self.prior = self.absolute[self.row_pos]  # rows of the instrument before each row
-        nonzero = np.zeros((len(ext) + 1, ext.shape[1]), np.int64)
-        np.cumsum(ext != 0, axis=0, out=nonzero[1:])
-        self.nonzero_before = nonzero  # [i]: non-zero values at ext positions < i
-        self._explicit: tuple[np.ndarray, np.ndarray] | None = None  # rows with a non-zero value, x and x^2
+    Per instrument (segment `j` of the layout), the extended series holds its remembered values,
+    oldest first, then its rows. The series are laid end to end, each as the layout's segments:
+    stacked segment `k` is series `k // m`, instrument segment `k % m` of the `m` in the layout,
+    and row `r` of series `c` is stacked row `c * n_rows + r`. Segment `k` starts at position
+    `first[k]`, its rows at `row_begin[k]`: stacked row `r` of segment `k` is at `r + shift[k]`.
+    """
 
-    def nonzero_in(self, n: int) -> np.ndarray:
-        """(rows, series): non-zero values among the n values before each row (valid once prior >= n)."""
-        end = self.row_pos
-        return self.nonzero_before[end] - self.nonzero_before[np.maximum(end - n, 0)]
+    def __init__(self, layout: Layout, state: RollingState) -> None:
+        self.state = state
+        n_series = state.values.shape[2]
+        self.ids = layout.ids
+        counts = np.diff(layout.first_row)
+        seen = state.seen[self.ids]
+        held = np.minimum(seen, state.depth)
+        first = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(held + counts, out=first[1:])
+        self.length = int(first[-1])  # of one series
+        self.row_pos = np.arange(layout.n_rows) + np.repeat(first[:-1] + held - layout.first_row[:-1], counts)
+        self.history = self._slots(first[:-1], held)  # positions and state slots of the remembered values
+        kept = np.minimum(held + counts, state.depth)
+        self.tails = self._slots(first[1:] - kept, kept)  # ... and of the values the state keeps
+        self.counts = counts
 
-    def windows(self, rows: np.ndarray, n: int, column: int) -> np.ndarray:
-        """(len(rows), n): the n values before each of `rows` in one series, oldest first."""
-        series = np.ascontiguousarray(self.values[:, column])
-        return np.lib.stride_tricks.sliding_window_view(series, n)[self.row_pos[rows] - n]
+        def stacked(base: np.ndarray, step: int) -> np.ndarray:
+            return (base[None, :] + step * np.arange(n_series)[:, None]).ravel()
+        self.first_row = np.append(stacked(layout.first_row[:-1], layout.n_rows), n_series * layout.n_rows)
+        self.first = np.append(stacked(first[:-1], self.length), n_series * self.length)
+        self.n_rows = int(self.first_row[-1])
+        self.seen = np.tile(seen, n_series)
+        self.row_begin = self.first[:-1] + np.tile(held, n_series)
+        self.shift = self.row_begin - self.first_row[:-1]
 
-    def window_sums(self, n: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(len(rows), series) sums of x and of x^2 over the n values before each of `rows`.
+    def _slots(self, begin: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Items `0 .. counts[j] - 1` from position `begin[j]` of every instrument segment `j`: their
+        positions, and the state slots (instrument, depth index) of the segment's last values."""
+        seg, offset = np.repeat(np.arange(len(counts)), counts), _offsets(counts)
+        return begin[seg] + offset, (self.ids[seg], self.state.depth - counts[seg] + offset)
 
-        Each sum is `numpy.add.reduceat` over the window's non-zero values alone (a zero adds
-        nothing), so it depends on the window's values only, never on where a close began.
+    def extend(self, values: list[np.ndarray]) -> np.ndarray:
+        """The extended series: per segment, the remembered values, then the rows' `values`."""
+        ext = np.empty((len(values), self.length))
+        positions, slot = self.history
+        ext[:, positions] = self.state.values[slot].T
+        for column, rows in enumerate(values):
+            ext[column, self.row_pos] = rows
+        return ext.ravel()
+
+    def remember(self, ext: np.ndarray) -> None:
+        """Keep each instrument's last `depth` values and count its rows."""
+        positions, slot = self.tails
+        self.state.values[slot] = ext.reshape(-1, self.length)[:, positions].T
+        self.state.seen[self.ids] += self.counts
+
+    def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in the extended series, rows of the instrument before it) of each of `rows`."""
+        seg = np.searchsorted(self.first_row, rows, side="right") - 1
+        return rows + self.shift[seg], self.seen[seg] + rows - self.first_row[seg]
+
+    def early(self, n: int) -> np.ndarray:
+        """The rows with fewer than `n` rows of their instrument before them."""
+        begin = self.first_row[:-1]
+        count = np.clip(n - self.seen, 0, np.diff(self.first_row))
+        return np.repeat(begin, count) + _offsets(count)
+
+
+class _Series:
+    """The stacked series of a close: extended values and where the non-zero values are."""
+
+    def __init__(self, frame: _Frame, values: list[np.ndarray]) -> None:
+        self.frame = frame
+        self.values = np.concatenate(values)
+        self.ext = frame.extend(values)
+        self.nonzero = np.flatnonzero(self.ext)  # positions of the non-zero values
+        self.nonzero_values = self.ext[self.nonzero]
+        seg = np.searchsorted(frame.first, self.nonzero, side="right") - 1
+        self.nonzero_seg = seg
+        is_row = self.nonzero >= frame.row_begin[seg]
+        self.nonzero_rows = self.nonzero[is_row] - frame.shift[seg[is_row]]  # rows with a non-zero value
+
+    def runs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows sharing the window of n values before them: (first row, rows, lo, hi) per run.
+
+        The run's window holds the non-zero values `nonzero[lo:hi]`; `lo` is -1 for a run
+        of rows with fewer than n rows before them.
         """
-        if self._explicit is None:
-            positions = np.flatnonzero((self.values != 0).any(axis=1))
-            values = self.values[positions]
-            padded = np.zeros((len(positions) + 1, 2 * values.shape[1]))  # a zero row: index len is valid
-            padded[:-1, :values.shape[1]] = values
-            padded[:-1, values.shape[1]:] = values * values
-            self._explicit = (positions, padded)
-        positions, values = self._explicit
-        end = self.row_pos[rows]
-        lo = np.searchsorted(positions, end - n)
-        hi = np.searchsorted(positions, end)
-        bounds = np.empty(2 * len(lo), np.int64)
-        bounds[0::2], bounds[1::2] = lo, hi
-        sums = np.add.reduceat(values, bounds, axis=0)[0::2]
-        sums[lo == hi] = 0.0  # reduceat gives values[lo] for an empty slice
-        width = values.shape[1] // 2
-        return sums[:, :width], sums[:, width:]
+        frame = self.frame
+        seg = self.nonzero_seg
+        starts = [frame.first_row[:-1]]
+        for entered in (self.nonzero + 1, self.nonzero + n + 1):  # a value enters, then leaves
+            inside = (entered >= frame.row_begin[seg]) & (entered < frame.first[1:][seg])
+            starts.append(entered[inside] - frame.shift[seg[inside]])
+        starts.append(frame.first_row[:-1] + np.clip(n - frame.seen, 0, None))  # the first full window
+        starts = np.sort(np.concatenate(starts), kind="stable")  # sorted runs: a merge
+        starts = starts[np.append(True, starts[1:] != starts[:-1]) & (starts < frame.n_rows)]
+        lengths = np.diff(np.append(starts, frame.n_rows))
+        position, prior = frame.locate(starts)
+        hi = np.searchsorted(self.nonzero, position)
+        lo = np.where(prior >= n, np.searchsorted(self.nonzero, position - n), -1)
+        return starts, lengths, lo, hi
+
+    def run_of(self, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The run of each of `rows`."""
+        return np.searchsorted(starts, rows, side="right") - 1
+
+    def valid_nonzero_rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows with a non-zero value and at least n rows before them, and their positions."""
+        position, prior = self.frame.locate(self.nonzero_rows)
+        full = prior >= n
+        return self.nonzero_rows[full], position[full]
 
 
-def rolling_columns(series: np.ndarray, names: tuple[str, ...], layout: Layout, state: RollingState,
+def rolling_columns(series: list[np.ndarray], names: tuple[str, ...], layout: Layout, state: RollingState,
                     z_windows: tuple[int, ...], pct_windows: tuple[int, ...],
                     exceedance: tuple[tuple[int, float, str], ...]) -> dict[str, np.ndarray]:
-    """`{name}_z{N}`, `{name}_pct{N}`, `{name}_exq..` of the rows; `series` is (rows, len(names)).
+    """`{name}_z{N}`, `{name}_pct{N}`, `{name}_exq..` of the rows; `series[i]` is column `names[i]`.
 
     Updates `state` with the rows.
     """
-    ext = _Extended(series, layout, state)
+    frame = _Frame(layout, state)
+    stacked = _Series(frame, series)
     out: dict[str, np.ndarray] = {}
-    for n in z_windows:
-        z = _zscores(series, n, ext)
-        out.update({f"{name}_z{n}": z[:, i] for i, name in enumerate(names)})
-    for n in pct_windows:
-        pct = _ranks(series, n, ext)
-        out.update({f"{name}_pct{n}": pct[:, i] for i, name in enumerate(names)})
+    n = layout.n_rows
+    for window in z_windows:
+        z = _zscores(stacked, window)
+        out.update({f"{name}_z{window}": z[i * n:(i + 1) * n] for i, name in enumerate(names)})
+    for window in pct_windows:
+        pct = _ranks(stacked, window)
+        out.update({f"{name}_pct{window}": pct[i * n:(i + 1) * n] for i, name in enumerate(names)})
     for w, q, suffix in exceedance:
-        exq = _exceedance(series, w, q, ext)
-        out.update({f"{name}_{suffix}": exq[:, i] for i, name in enumerate(names)})
-    _remember(ext, layout, state)
+        exq = _exceedance(stacked, w, q)
+        out.update({f"{name}_{suffix}": exq[i * n:(i + 1) * n] for i, name in enumerate(names)})
+    frame.remember(stacked.ext)
     return out
 
 
-def _zscores(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+def _zscores(series: _Series, n: int) -> np.ndarray:
     """(x - mean) / std (ddof=1) of the previous n values; NaN before n values or when all are equal."""
-    count = ext.nonzero_in(n)
-    z = np.full(series.shape, np.nan)  # NaN for a window of zeros
-    mixed = np.flatnonzero(((count > 0) & (count < n)).any(axis=1) & (ext.prior >= n))
-    total, squares = ext.window_sums(n, mixed)
-    mean = total / n
+    starts, lengths, lo, hi = series.runs(n)
+    count = hi - lo
+    mean = np.full(len(starts), np.nan)  # NaN for a window of zeros or too few rows
+    spread = np.full(len(starts), np.nan)
+    values = series.nonzero_values
+    mixed = np.flatnonzero((lo >= 0) & (count > 0) & (count < n))
+    if len(mixed):
+        total, squares = _window_sums(values, lo[mixed], hi[mixed])
+        mean[mixed] = total / n
+        spread[mixed] = np.sqrt(np.maximum(squares - total * mean[mixed], 0.0) / (n - 1))
+    full = np.flatnonzero((lo >= 0) & (count == n))  # no zero: exact, two-pass
+    if len(full):
+        window = np.lib.stride_tricks.sliding_window_view(values, n)[lo[full]]
+        centre = window.sum(axis=1) / n
+        deviation = window - centre[:, None]
+        exact = np.sqrt((deviation * deviation).sum(axis=1) / (n - 1))
+        exact[window.min(axis=1) == window.max(axis=1)] = np.nan
+        mean[full], spread[full] = centre, exact
+    rows = series.nonzero_rows
+    run = series.run_of(starts, rows)
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = np.maximum(squares - total * mean, 0.0) / (n - 1)
-        z[mixed] = np.where(count[mixed] > 0, (series[mixed] - mean) / np.sqrt(variance), np.nan)
-    for column in range(series.shape[1]):
-        full = np.flatnonzero((count[:, column] == n) & (ext.prior >= n))  # no zero: exact, two-pass
-        if len(full):
-            window = ext.windows(full, n, column)
-            centre = window.sum(axis=1) / n
-            deviation = window - centre[:, None]
-            spread = np.sqrt((deviation * deviation).sum(axis=1) / (n - 1))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                exact = (series[full, column] - centre) / spread
-            exact[window.min(axis=1) == window.max(axis=1)] = np.nan
-            z[full, column] = exact
-    z[ext.prior < n] = np.nan
+        z = np.repeat((0.0 - mean) / spread, lengths)
+        z[rows] = (series.values[rows] - mean[run]) / spread[run]
     return z
 
 
-def _ranks(series: np.ndarray, n: int, ext: _Extended) -> np.ndarray:
+def _window_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of x and of x^2 over `values[lo:hi]` (non-empty slices), each from its slice alone."""
+    bounds = np.empty(2 * len(lo), np.int64)
+    bounds[0::2], bounds[1::2] = lo, hi
+    padded = np.append(values, 0.0)  # `hi` may be len(values)
+    total = np.add.reduceat(padded, bounds)[0::2]
+    squares = np.add.reduceat(padded * padded, bounds)[0::2]
+    return total, squares
+
+
+def _ranks(series: _Series, n: int) -> np.ndarray:
     """pandas `rolling(n).rank(pct=True)`: the average rank of x among the last n values, over n."""
-    zeros = (n - 1) - ext.nonzero_in(n - 1)
-    below = np.zeros(series.shape)
-    ties = zeros + 1.0  # for x = 0: every zero ties, nothing is below
-    for column in range(series.shape[1]):
-        positive = np.flatnonzero((series[:, column] != 0) & (ext.prior >= n - 1))
-        if len(positive):
-            window = ext.windows(positive, n - 1, column)
-            x = series[positive, column][:, None]
-            below[positive, column] = (window < x).sum(axis=1)
-            ties[positive, column] = (window == x).sum(axis=1) + 1
-    pct = (below + (ties + 1) / 2) / n
-    pct[ext.prior < n - 1] = np.nan
+    _, lengths, lo, hi = series.runs(n - 1)
+    ties = (n - 1) - (hi - lo) + 1.0  # a 0 ties with every zero and itself; nothing is below it
+    zero_pct = (0.0 + (ties + 1) / 2) / n
+    zero_pct[lo < 0] = np.nan
+    pct = np.repeat(zero_pct, lengths)
+    rows, position = series.valid_nonzero_rows(n - 1)
+    if len(rows):
+        lo = np.searchsorted(series.nonzero, position - (n - 1))
+        hi = np.searchsorted(series.nonzero, position)
+        x = series.values[rows]
+        index = SliceQuantiles(series.nonzero_values)
+        smaller = index.count_below(lo, hi, x)
+        tied = index.count_below(lo, hi, x, inclusive=True) - smaller + 1.0
+        below = (n - 1) - (hi - lo) + smaller  # every zero of the window is below a positive x
+        pct[rows] = (below + (tied + 1) / 2) / n
     return pct
 
 
-def _exceedance(series: np.ndarray, w: int, q: float, ext: _Extended) -> np.ndarray:
+def _exceedance(series: _Series, w: int, q: float) -> np.ndarray:
     """1.0 where x > numpy.quantile(previous w values, q), else 0.0 (NaN before w values).
 
     The sorted window starts with its zeros: the threshold is 0 unless the interpolation reaches
@@ -173,25 +248,22 @@ def _exceedance(series: np.ndarray, w: int, q: float, ext: _Extended) -> np.ndar
     """
     virtual = (w - 1) * q
     reach = min(int(np.floor(virtual)) + 1, w - 1)  # the highest sorted index the threshold uses
-    count = ext.nonzero_in(w)
-    threshold = np.zeros(series.shape)
-    for column in range(series.shape[1]):
-        needed = np.flatnonzero((w - count[:, column] <= reach) & (ext.prior >= w))
-        if len(needed):
-            window = np.sort(ext.windows(needed, w, column), axis=1)
-            threshold[needed, column] = row_quantiles(window, np.full(len(needed), w), q)
-    out = (series > threshold).astype(np.float64)
-    out[ext.prior < w] = np.nan
+    out = np.zeros(series.frame.n_rows)
+    rows, position = series.valid_nonzero_rows(w)
+    count = np.searchsorted(series.nonzero, position) - np.searchsorted(series.nonzero, position - w)
+    threshold = np.zeros(len(rows))
+    needed = np.flatnonzero(w - count <= reach)
+    for begin in range(0, len(needed), CHUNK_ROWS):
+        chunk = needed[begin:begin + CHUNK_ROWS]
+        window = np.sort(np.lib.stride_tricks.sliding_window_view(series.ext, w)[position[chunk] - w], axis=1)
+        threshold[chunk] = row_quantiles(window, np.full(len(chunk), w), q)
+    out[rows] = series.values[rows] > threshold
+    out[series.frame.early(w)] = np.nan
     return out
 
 
-def _remember(ext: _Extended, layout: Layout, state: RollingState) -> None:
-    """Keep each instrument's last `depth` values and count its rows."""
-    ids = layout.ids
-    depth = state.depth
-    ends = ext.first[1:]
-    keep = np.minimum(ends - ext.first[:-1], depth)
-    seg = np.repeat(np.arange(len(ids)), keep)
-    offset = np.arange(len(seg)) - np.repeat(np.cumsum(keep) - keep, keep)
-    state.values[ids[seg], depth - keep[seg] + offset] = ext.values[ends[seg] - keep[seg] + offset]
-    state.seen[ids] += ext.counts
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., count - 1 for each count, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
