@@ -7,6 +7,7 @@ import logging
 import sys
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .commands import labels, plot, replay, report, run, serve
 from .errors import InputError
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `streamliq` console script."""
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
