@@ -48,11 +48,12 @@ class Lookback:
         base = int(times.min()) - self.horizon_us
         span = int(times.max()) - base + 1
         keys = all_inst * span + (all_ts - base)
+        starts = np.flatnonzero(np.append(True, all_inst[1:] != all_inst[:-1]))  # each instrument's first
         for q, lookback, prefix in self.pairs:
             row_key = layout_inst * span + (bar_start - base)
             lo = np.searchsorted(keys, row_key - lookback, side="left")
             hi = np.searchsorted(keys, row_key, side="left")
-            theta = _thresholds(all_notional_values, lo, hi, q)
+            theta = _thresholds(all_notional_values, starts, lo, hi, q)
             with np.errstate(invalid="ignore"):
                 big = notional > theta[row]
             count = np.bincount(row[big], minlength=n_rows).astype(np.float64)
@@ -77,8 +78,8 @@ class Lookback:
         self.inst, self.ts, self.notional = arrays["lookback_inst"], arrays["lookback_ts"], arrays["lookback_notional"]
 
 
-def _thresholds(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
-    """numpy.quantile(values[lo:hi], q) per row; NaN for an empty slice.
+def _thresholds(values: np.ndarray, starts: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
+    """numpy.quantile(values[lo:hi], q) per row; NaN for an empty slice (no slice crosses `starts`).
 
     Rows come instrument by instrument, oldest first, so rows sharing a slice are neighbours:
     each distinct slice is computed once.
@@ -94,6 +95,6 @@ def _thresholds(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) ->
     if len(distinct) <= FEW_SLICES:  # a close of a bar or two: no index over the whole lookback
         result = np.array([np.quantile(values[lo[i]:hi[i]], q) for i in distinct.tolist()])
     else:
-        result = SliceQuantiles(values).quantile(lo[distinct], hi[distinct], q)
+        result = SliceQuantiles(values, starts).quantile(lo[distinct], hi[distinct], q)
     theta[filled] = result[np.cumsum(new) - 1]
     return theta

@@ -126,6 +126,11 @@ class _Series:
         is_row = self.nonzero >= frame.row_begin[seg]
         self.nonzero_rows = self.nonzero[is_row] - frame.shift[seg[is_row]]  # rows with a non-zero value
 
+    def segment_starts(self) -> np.ndarray:
+        """The first non-zero value of each segment that has one (no window crosses a segment)."""
+        first = np.flatnonzero(np.append(True, self.nonzero_seg[1:] != self.nonzero_seg[:-1]))
+        return first if len(self.nonzero) else np.zeros(1, np.int64)
+
     def runs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rows sharing the window of n values before them: (first row, rows, lo, hi) per run.
 
@@ -230,11 +235,11 @@ def _ranks(series: _Series, n: int) -> np.ndarray:
     rows, position = series.valid_nonzero_rows(n - 1)
     if len(rows):
         lo = np.searchsorted(series.nonzero, position - (n - 1))
-        hi = np.searchsorted(series.nonzero, position)
-        x = series.values[rows]
-        index = SliceQuantiles(series.nonzero_values)
-        smaller = index.count_below(lo, hi, x)
-        tied = index.count_below(lo, hi, x, inclusive=True) - smaller + 1.0
+        hi = np.searchsorted(series.nonzero, position)  # also the row's own non-zero value
+        index = SliceQuantiles(series.nonzero_values, series.segment_starts())
+        below_x, at_most_x = index.rank_bounds()
+        smaller = index.count_below(lo, hi, below_x[hi])
+        tied = index.count_below(lo, hi, at_most_x[hi]) - smaller + 1.0
         below = (n - 1) - (hi - lo) + smaller  # every zero of the window is below a positive x
         pct[rows] = (below + (tied + 1) / 2) / n
     return pct
