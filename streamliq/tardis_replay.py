@@ -19,6 +19,7 @@ from .errors import InputError
 from .sources.coverage import DAY_US, GapSchedule, MissingDay, day_start_us, missing_days
 from .sources.discovery import CHANNELS, TardisFile, discover, parse_day, plan_days
 from .sources.merge import merge_by_arrival
+from .sources.read_ahead import read_ahead
 from .sources.tardis import TardisFileReader, check_readable
 from .sources.units import default_converter
 from .sources.windows import ArrivalWindows
@@ -151,7 +152,7 @@ class Replay:
             ]
             done_before = stats.bytes_done
             streams = [*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]
-            for block in run_steps(engine, merge_by_arrival(streams), on_batch=self._seen):
+            for block in run_steps(engine, read_ahead(merge_by_arrival(streams)), on_batch=self._seen):
                 yield self._counted(block)
                 stats.events = engine.events
                 stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
