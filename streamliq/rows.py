@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 
 from .engine.block import RowBlock
@@ -59,15 +60,32 @@ def rows_to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
 
 
 def block_to_arrow(block: RowBlock, schema: pa.Schema) -> pa.RecordBatch:
-    """A block as an Arrow record batch of `schema` (numeric columns are not copied)."""
+    """A block as an Arrow record batch of `schema`.
+
+    Numeric columns are not copied, and coded name columns become dictionaries decoded in
+    Arrow, so no Python object is made per row.
+    """
     arrays = []
     for name, kind in zip(schema.names, schema.types, strict=True):
-        values = block.columns[name]
-        if name in TIME_COLUMNS:
-            arrays.append(pa.array(values, type=pa.int64()).view(kind))
+        coded = block.coded(name)
+        if coded is not None:
+            arrays.append(_decoded(*coded))
+        elif name in TIME_COLUMNS:
+            arrays.append(pa.array(block[name], type=pa.int64()).view(kind))
         else:
-            arrays.append(pa.array(values, type=kind))
+            arrays.append(pa.array(block[name], type=kind))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _decoded(codes: np.ndarray, labels: np.ndarray) -> pa.Array:
+    """`labels[codes]` as an Arrow string array, decoded from a dictionary in Arrow."""
+    encoded = [str(label).encode() for label in labels]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    dictionary = pa.Array.from_buffers(pa.string(), len(encoded),
+                                       [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+    indices = pa.Array.from_buffers(pa.int32(), len(codes), [None, pa.py_buffer(codes.astype(np.int32))])
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
 def to_arrow(rows: RowBlock | list[dict], schema: pa.Schema) -> pa.Table:

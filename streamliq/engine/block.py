@@ -23,32 +23,59 @@ class RowBlock:
 
     `exchange`, `symbol` and `freq` are object arrays of str, bar times int64 µs, counts int64,
     `gap` bool and every factor float64 (NaN where FACTORS.md says undefined).
+
+    A name column may be given as codes into a table of labels (`coded`): the engine knows
+    each row's instrument id, and a writer turns codes into an Arrow dictionary without
+    touching a Python string per row. Its object array is made on first access.
     """
 
-    __slots__ = ("columns", "names")
+    __slots__ = ("_codes", "_columns", "names")
 
-    def __init__(self, names: list[str], columns: dict[str, np.ndarray]) -> None:
+    def __init__(self, names: list[str], columns: dict[str, np.ndarray],
+                 coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.names = names
-        self.columns = columns
+        self._columns = columns
+        self._codes = coded or {}
 
     @classmethod
     def empty(cls, names: list[str]) -> RowBlock:
         """A block of no rows with the dtypes of `names` (see `column_dtype`)."""
         return cls(names, {name: np.empty(0, column_dtype(name)) for name in names})
 
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by name (coded name columns made into object arrays now)."""
+        for name in self._codes:
+            self[name]
+        return self._columns
+
+    def coded(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(codes, labels) of a name column given as codes (`labels[codes]` is the column), or None."""
+        return self._codes.get(name)
+
     def __len__(self) -> int:
-        return len(self.columns[self.names[0]]) if self.names else 0
+        if not self.names:
+            return 0
+        name = self.names[0]
+        return len(self._codes[name][0] if name in self._codes else self._columns[name])
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        values = self._columns.get(name)
+        if values is None and name in self._codes:
+            codes, labels = self._codes[name]
+            values = self._columns[name] = labels[codes]
+        if values is None:
+            raise KeyError(name)
+        return values
 
     def take(self, index: np.ndarray | slice) -> RowBlock:
         """The selected rows (a boolean mask, an index array or a slice)."""
-        return RowBlock(self.names, {name: values[index] for name, values in self.columns.items()})
+        return RowBlock(self.names, {name: values[index] for name, values in self._columns.items()},
+                        {name: (codes[index], labels) for name, (codes, labels) in self._codes.items()})
 
     def to_dicts(self) -> list[dict]:
         """The rows as dicts of Python values, keyed in column order (bar times as int µs)."""
-        columns = [self.columns[name].tolist() for name in self.names]
+        columns = [self[name].tolist() for name in self.names]
         return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def __iter__(self) -> Iterator[dict]:
@@ -62,7 +89,13 @@ class RowBlock:
             return RowBlock.empty(names)
         if len(blocks) == 1:
             return blocks[0]
-        return RowBlock(names, {name: np.concatenate([b.columns[name] for b in blocks]) for name in names})
+        coded = {}
+        for name in names:
+            parts = [block.coded(name) for block in blocks]
+            if all(part is not None and part[1] is parts[0][1] for part in parts):  # one shared table
+                coded[name] = (np.concatenate([codes for codes, _ in parts]), parts[0][1])
+        columns = {name: np.concatenate([block[name] for block in blocks]) for name in names if name not in coded}
+        return RowBlock(names, columns, coded)
 
 
 def column_dtype(name: str) -> np.dtype:

@@ -7,6 +7,7 @@ layout, and every column is computed for all rows at once by the feature modules
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,7 +27,27 @@ from .layout import Layout
 _POOL = ThreadPoolExecutor(1, thread_name_prefix="streamliq-close")
 
 
-def close_book(book: Book, last: int, instruments: list[Instrument], outages: Outages,
+class NameTables(NamedTuple):
+    """The labels of the name columns: per instrument id its exchange and symbol, per book its freq.
+
+    One table serves every block of a close, so blocks concatenate by their codes.
+    """
+
+    exchange: np.ndarray
+    symbol: np.ndarray
+    freq: np.ndarray
+
+    @classmethod
+    def of(cls, instruments: list[Instrument], freqs: list[str]) -> NameTables:
+        def table(values: list[str]) -> np.ndarray:
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+        return cls(table([exchange for exchange, _ in instruments]), table([symbol for _, symbol in instruments]),
+                   table(freqs))
+
+
+def close_book(book: Book, last: int, instruments: list[Instrument], tables: NameTables, outages: Outages,
                names: list[str]) -> tuple[RowBlock, np.ndarray] | None:
     """Close `book` through bar `last`: (rows in layout order, each row's instrument id)."""
     if book.closed_through is not None and last <= book.closed_through:
@@ -76,9 +97,6 @@ def close_book(book: Book, last: int, instruments: list[Instrument], outages: Ou
     if config.metrics:
         columns.update(positioning_columns(due["metrics"], rows["metrics"], layout, book.positioning))
     columns.update(rolling.result())
-    table = np.array([exchange for exchange, _ in instruments] + [symbol for _, symbol in instruments],
-                     dtype=object)
-    columns["exchange"] = table[layout.row_inst]
-    columns["symbol"] = table[len(instruments) + layout.row_inst]
-    columns["freq"] = np.full(n, book.freq.name, dtype=object)
-    return RowBlock(names, {name: columns[name] for name in names}), layout.row_inst
+    coded = {"exchange": (layout.row_inst, tables.exchange), "symbol": (layout.row_inst, tables.symbol),
+             "freq": (np.full(n, book.order), tables.freq)}
+    return RowBlock(names, {name: columns[name] for name in names if name not in coded}, coded), layout.row_inst

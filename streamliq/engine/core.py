@@ -19,7 +19,7 @@ import numpy as np
 
 from .block import RowBlock
 from .book import Book
-from .close import close_book
+from .close import NameTables, close_book
 from .config import FactorConfig
 from .events import EventBatch, Instrument, MetricBatch
 from .features.aggregate import Aggregates, Members
@@ -121,9 +121,10 @@ class BarEngine:
         names = sorted(range(len(self.instruments)), key=self.instruments.__getitem__)
         rank = np.empty(len(names), np.int64)
         rank[names] = np.arange(len(names))
+        tables = NameTables.of(self.instruments, [book.freq.name for book in self.books])
         parts = []
         for book, last in closes:
-            closed = close_book(book, last, self.instruments, self.outages, self.columns)
+            closed = close_book(book, last, self.instruments, tables, self.outages, self.columns)
             if closed is not None:
                 block, inst = closed
                 parts.append((block, np.full(len(block), book.order), rank[inst]))
