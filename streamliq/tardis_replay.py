@@ -17,7 +17,7 @@ from .engine.config import FactorConfig
 from .engine.events import EventBatch
 from .errors import InputError
 from .sources.coverage import DAY_US, GapSchedule, MissingDay, day_start_us, missing_days
-from .sources.discovery import CHANNELS, TardisFile, discover, parse_day, plan_days
+from .sources.discovery import CHANNELS, DayPlan, TardisFile, discover, parse_day, plan_days
 from .sources.merge import merge_by_arrival
 from .sources.read_ahead import read_ahead
 from .sources.tardis import TardisFileReader, check_readable
@@ -142,24 +142,21 @@ class Replay:
         gaps = GapSchedule((m.start_us, m.end_us, m) for m in self.missing)
         metrics = ArrivalWindows(self.metric_streams)
         metrics.drop_until(day_start_us(self.plans[0].day))  # the run covers the Tardis files' days
-        for plan in self.plans:
-            gaps.register(engine.outages, day_start_us(plan.day))
-            block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
-            readers = [
-                TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
-                                 self.skip_bad_rows, stats.bad_rows, block_size=block, units=self.units)
-                for item in plan.files
-            ]
-            done_before = stats.bytes_done
-            streams = [*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]
-            for block in run_steps(engine, read_ahead(merge_by_arrival(streams)), on_batch=self._seen):
+        day: tuple[list[TardisFileReader], int] | None = None  # the current day's readers, bytes before it
+        for plan, readers, step in read_ahead(self._days(metrics)):
+            if step is None:  # a new day
+                self._day_read(day)
+                gaps.register(engine.outages, day_start_us(plan.day))
+                day = (readers, stats.bytes_done)
+                continue
+            for block in run_steps(engine, [step], on_batch=self._seen):
                 yield self._counted(block)
                 stats.events = engine.events
-                stats.bytes_done = done_before + sum(reader.bytes_read for reader in readers)
+                stats.bytes_done = day[1] + sum(reader.bytes_read for reader in readers)
                 stats.watermark_us = engine.watermark
                 if self.on_progress:
                     self.on_progress(stats)
-            stats.bytes_done = done_before + sum(item.path.stat().st_size for item in plan.files)
+        self._day_read(day)
         gaps.register(engine.outages)
         yield self._counted(engine.flush())
         stats.watermark_us = stats.span_us[1]
@@ -167,6 +164,28 @@ class Replay:
         stats.late_events = engine.late_events()
         stats.metric_rows = sum(stream.rows for stream in self.metric_streams)
         stats.metric_duplicates = sum(stream.duplicates for stream in self.metric_streams)
+
+    def _days(self, metrics: ArrivalWindows) -> Iterator[tuple[DayPlan, list[TardisFileReader], tuple | None]]:
+        """Per day: (plan, readers, None) as it starts, then (plan, readers, step) per merged step.
+
+        Runs on the read-ahead thread, so the next day is read while the engine closes the last.
+        """
+        for plan in self.plans:
+            block = max(1 << 20, min(1 << 23, READ_BUDGET_BYTES // len(plan.files)))
+            readers = [
+                TardisFileReader(item, self.symbols, plan.skip_symbols.get(item.path, frozenset()),
+                                 self.skip_bad_rows, self.stats.bad_rows, block_size=block, units=self.units)
+                for item in plan.files
+            ]
+            yield plan, readers, None
+            for step in merge_by_arrival([*readers, *metrics.until(day_start_us(plan.day) + DAY_US)]):
+                yield plan, readers, step
+
+    def _day_read(self, day: tuple[list[TardisFileReader], int] | None) -> None:
+        """A day is done: count all of its files' bytes."""
+        if day is not None:
+            readers, before = day
+            self.stats.bytes_done = before + sum(reader.item.path.stat().st_size for reader in readers)
 
     def _seen(self, batch: EventBatch) -> None:
         self.stats.symbols.update(batch.instruments)
