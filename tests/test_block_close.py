@@ -30,7 +30,7 @@ def adversarial_events(seed: int = 3) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     liq, ticker = [], []
     for s in range(9):
-        symbol = f"S{s}USDT"
+        symbol = f"S{8 - s}USDT"  # the first to start sorts last: engine ids differ from the output order
         start = T0 + s * 7 * MINUTE + int(rng.integers(0, MINUTE))  # each starts at another bar
         bursts = [start, start + 40 * MINUTE, start + 3 * HOUR, start + 50 * HOUR]  # silences of hours and days
         if s % 3 == 0:

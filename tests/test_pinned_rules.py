@@ -174,6 +174,26 @@ def test_size_bucket_lookback_includes_its_lower_edge_and_excludes_bar_start():
     assert math.isnan(rows.iloc[0]["big_q90_h0.05_threshold"])  # nothing before the first liquidation
 
 
+def test_size_bucket_lookbacks_stay_within_their_instrument_in_any_output_order():
+    # engine ids follow first sight (MMM 0, ZZZ 1, AAA 2), the output follows names (AAA first, and
+    # AAA starts an hour late). ZZZ's first bar starts before the run's first liquidation, and MMM
+    # holds the run's last one: ZZZ's first lookback is empty (NaN), its second holds only its 10.
+    names = (("binance-futures", "MMMUSDT"), ("binance-futures", "ZZZUSDT"), ("binance-futures", "AAAUSDT"))
+    ts = np.array([T0 + 2 * MINUTE, T0 + 4 * MINUTE, T0 + 60 * MINUTE, T0 + 179 * MINUTE])
+    inst = np.array([0, 1, 2, 0], np.int32)
+    price = np.array([7.0, 10.0, 1000.0, 5000.0])
+    params = {**PARAMS, "bucket_hours": (1,)}
+    engine = BarEngine(FactorConfig.build(freq="5m", **params))
+    engine.feed(LiquidationBatch(instruments=names, instrument=inst, ts=ts, arrival=ts,
+                                 side=np.full(4, SELL, np.int8), price=price, amount=np.ones(4)))
+    rows = frame_of(engine.flush(), engine.columns)
+    liq = pd.DataFrame({"exchange": "binance-futures", "symbol": [names[i][1] for i in inst], "ts": ts,
+                        "arrival": ts, "side": "sell", "price": price, "amount": 1.0})
+    assert_rows_equal(rows, reference_factors(liq, None, None, freq_seconds=300, freq_name="5m", **params))
+    zzz = rows.loc[rows["symbol"] == "ZZZUSDT", "big_q90_h1_threshold"]
+    assert math.isnan(zzz.iloc[0]) and zzz.iloc[1] == 10.0
+
+
 def test_q99_5_labels_and_values():
     # hour k < 24: one liquidation of notional k + 1 at exactly T0 + k h; hour 24: 23.8 and 23.85
     notional = [*range(1, 25), 23.8, 23.85]

@@ -47,14 +47,20 @@ class NameTables(NamedTuple):
                    table(freqs))
 
 
-def close_book(book: Book, last: int, instruments: list[Instrument], tables: NameTables, outages: Outages,
-               names: list[str]) -> tuple[RowBlock, np.ndarray] | None:
-    """Close `book` through bar `last`: (rows in layout order, each row's instrument id)."""
+def close_book(book: Book, last: int, instruments: list[Instrument], rank: np.ndarray, tables: NameTables,
+               outages: Outages, names: list[str]) -> tuple[RowBlock, np.ndarray, int | None] | None:
+    """Close `book` through bar `last`: (rows in layout order, each row's instrument id, bars).
+
+    Instruments are laid out in `rank` (output) order; `bars` is the number of bars per
+    instrument when every instrument has the same bars (the block is then a grid whose
+    transpose is the output order), else None.
+    """
     if book.closed_through is not None and last <= book.closed_through:
         return None
     begin = -np.iinfo(np.int64).max if book.closed_through is None else book.closed_through + 1
     book.closed_through = last
     ids = np.flatnonzero(book.first_bar <= last)
+    ids = ids[np.argsort(rank[ids], kind="stable")]
     if len(ids) == 0:
         return None
     layout = Layout(ids, np.maximum(book.first_bar[ids], begin), last, len(instruments))
@@ -99,4 +105,6 @@ def close_book(book: Book, last: int, instruments: list[Instrument], tables: Nam
     columns.update(rolling.result())
     coded = {"exchange": (layout.row_inst, tables.exchange), "symbol": (layout.row_inst, tables.symbol),
              "freq": (np.full(n, book.order), tables.freq)}
-    return RowBlock(names, {name: columns[name] for name in names if name not in coded}, coded), layout.row_inst
+    block = RowBlock(names, {name: columns[name] for name in names if name not in coded}, coded)
+    starts = layout.start
+    return block, layout.row_inst, int(last - starts[0] + 1) if (starts == starts[0]).all() else None

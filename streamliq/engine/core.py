@@ -124,13 +124,16 @@ class BarEngine:
         tables = NameTables.of(self.instruments, [book.freq.name for book in self.books])
         parts = []
         for book, last in closes:
-            closed = close_book(book, last, self.instruments, tables, self.outages, self.columns)
+            closed = close_book(book, last, self.instruments, rank, tables, self.outages, self.columns)
             if closed is not None:
-                block, inst = closed
-                parts.append((block, np.full(len(block), book.order), rank[inst]))
+                parts.append((book, *closed))
         if not parts:
             return RowBlock.empty(self.columns)
-        block = RowBlock.concat([p[0] for p in parts], self.columns)
-        order = np.lexsort((np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]),
+        if len(parts) == 1 and parts[0][3] is not None:  # one grid of instruments x bars: transpose it
+            _, block, _, bars = parts[0]
+            return block.transposed(bars)
+        block = RowBlock.concat([block for _, block, _, _ in parts], self.columns)
+        order = np.lexsort((np.concatenate([rank[inst] for _, _, inst, _ in parts]),
+                            np.concatenate([np.full(len(block), book.order) for book, block, _, _ in parts]),
                             block["bar_end"]))
         return block.take(order)

@@ -44,9 +44,8 @@ class Lookback:
         all_notional_values = np.concatenate([self.notional, notional])
         order = np.lexsort((all_ts, all_inst))
         all_inst, all_ts, all_notional_values = all_inst[order], all_ts[order], all_notional_values[order]
-        times = np.concatenate([all_ts, bar_start[:1], bar_end[-1:]])
-        base = int(times.min()) - self.horizon_us
-        span = int(times.max()) - base + 1
+        base = min(int(all_ts.min(initial=bar_start.min())), int(bar_start.min())) - self.horizon_us
+        span = max(int(all_ts.max(initial=bar_end.max())), int(bar_end.max())) - base + 1
         keys = all_inst * span + (all_ts - base)
         starts = np.flatnonzero(np.append(True, all_inst[1:] != all_inst[:-1]))  # each instrument's first
         for q, lookback, prefix in self.pairs:

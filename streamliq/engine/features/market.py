@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import TICKER_COLUMNS, TRADE_COLUMNS
 from ..events import BUY, SELL
 from ..layout import Layout, any_so_far, ffill, last_per_segment, previous, row_sums, segment_starts
 
@@ -54,6 +55,10 @@ def ticker_columns(events: dict[str, np.ndarray] | None, rows: np.ndarray | None
                    short_vwap: np.ndarray) -> dict[str, np.ndarray]:
     """open .. pain_short of every row; updates `carry` with each instrument's last row."""
     n = layout.n_rows
+    seeds = layout.ids
+    carried_nothing = all(np.isnan(v[seeds]).all() for v in (carry.close, *carry.values.values()))
+    if (events is None or len(rows) == 0) and carried_nothing:
+        return {name: _nan(n) for name in TICKER_COLUMNS}  # no ticker yet (a liquidation-only run)
     mark_open, mark_high, mark_low, mark_close = _nan(n), _nan(n), _nan(n), _nan(n)
     latest = {name: _nan(n) for name in CARRIED}
     if events is not None and len(rows):
@@ -76,7 +81,6 @@ def ticker_columns(events: dict[str, np.ndarray] | None, rows: np.ndarray | None
             kept = rows[valid]
             ends = np.append(segment_starts(kept)[1:], len(kept)) - 1 if len(kept) else np.empty(0, np.int64)
             latest[name][kept[ends]] = values[valid][ends]
-    seeds = layout.ids
     close = ffill(mark_close, layout, carry.close[seeds])
     empty = np.isnan(mark_close)
     mark_open[empty] = mark_high[empty] = mark_low[empty] = close[empty]
@@ -111,6 +115,8 @@ def trade_columns(events: dict[str, np.ndarray] | None, rows: np.ndarray | None,
     Sums run in arrival order (`numpy.bincount` adds in array order), the same for any batching.
     """
     n = layout.n_rows
+    if (events is None or len(rows) == 0) and not carry.traded[layout.ids].any():
+        return {name: _nan(n) for name in TRADE_COLUMNS}  # no trade yet (a liquidation-only run)
     if events is None or len(rows) == 0:
         volume = notional = buy = sell = np.zeros(n)
         has_trades = np.zeros(n, bool)
