@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from .arrays import to_arrow as array_to_arrow
 from .engine.block import RowBlock
 from .engine.config import INT_COLUMNS
 
@@ -62,18 +63,18 @@ def rows_to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
 def block_to_arrow(block: RowBlock, schema: pa.Schema) -> pa.RecordBatch:
     """A block as an Arrow record batch of `schema`.
 
-    Numeric columns are not copied, and coded name columns become dictionaries decoded in
-    Arrow, so no Python object is made per row.
+    Numeric columns are not copied (nor is pandas imported, see `arrays`), and coded name
+    columns become dictionaries decoded in Arrow, so no Python object is made per row.
     """
     arrays = []
     for name, kind in zip(schema.names, schema.types, strict=True):
         coded = block.coded(name)
         if coded is not None:
             arrays.append(_decoded(*coded))
-        elif name in TIME_COLUMNS:
-            arrays.append(pa.array(block[name], type=pa.int64()).view(kind))
-        else:
+        elif pa.types.is_string(kind):
             arrays.append(pa.array(block[name], type=kind))
+        else:
+            arrays.append(array_to_arrow(block[name], kind))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

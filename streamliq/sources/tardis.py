@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ..arrays import to_numpy
 from ..badinput import BadInputCounter
 from ..engine.events import (
     ALLOWED_SIDES,
@@ -226,12 +227,10 @@ class TardisFileReader:
             column = pc.cast(pc.if_else(pc.and_(pc.invert(empty), ok), column, None),
                              pa.int64() if integer else pa.float64())
         if integer:
-            if column.null_count:  # (filling nulls copies the column: only when there are some)
+            if column.null_count:
                 problems.append(("missing value", _np_bool(pc.is_null(column))))
-                column = pc.fill_null(column, 0)
-            return np.asarray(column.to_numpy(), dtype=np.int64), problems
-        values = np.asarray(column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array)
-                            else column.to_numpy(), dtype=np.float64)
+            return to_numpy(column, null=0).astype(np.int64, copy=False), problems
+        values = to_numpy(column, null=np.nan).astype(np.float64, copy=False)
         if name in VALUE_RULES:
             problems.append((VALUE_RULES[name], invalid_values(name, values)))
         return values, problems
@@ -286,7 +285,7 @@ def _dictionary(column) -> tuple[list[str], np.ndarray]:
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     names = [*column.dictionary.to_pylist(), ""]
-    index = column.indices.fill_null(len(names) - 1).to_numpy().astype(np.intp, copy=False)
+    index = to_numpy(column.indices, null=len(names) - 1).astype(np.intp, copy=False)
     empty = [i for i, n in enumerate(names[:-1]) if n == ""]
     if empty:
         index = np.where(np.isin(index, empty), len(names) - 1, index)
@@ -294,4 +293,4 @@ def _dictionary(column) -> tuple[list[str], np.ndarray]:
 
 
 def _np_bool(array) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return to_numpy(array, null=False)
