@@ -15,12 +15,15 @@ import argparse
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import InputError
-from .sinks.fanout import Sink
 from .sinks.ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE
 from .sinks.specs import SinkSpec, parse_listen_address, parse_sink_specs
-from .telemetry import Metrics
+
+if TYPE_CHECKING:  # the sinks and the metrics load when a server is built, not for every command
+    from .sinks.fanout import Sink
+    from .telemetry import Metrics
 
 TOKEN_ENV = "STREAMLIQ_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:8765"

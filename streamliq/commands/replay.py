@@ -10,7 +10,6 @@ from pathlib import Path
 from ..engine.block import RowBlock
 from ..engine.config import FactorConfig
 from ..errors import InputError
-from ..live.recorded import RecordedReplay
 from ..progress import ProgressBar
 from ..sinks.files import FileSink
 from . import partitioned
@@ -62,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_recorded(args: argparse.Namespace, config: FactorConfig) -> int:
+    from ..live.recorded import RecordedReplay  # the live modules load only for a recording
+
     replay = RecordedReplay(args.recorded, config)
     sink = FileSink(args.out, config.columns())
     _write(replay.blocks(), sink)

@@ -9,11 +9,8 @@ import signal
 import sys
 
 from ..errors import InputError
-from ..feed import Feed
-from ..replay_source import ReplaySource
 from ..serving import DEFAULT_LISTEN, ServingOptions, add_serving_arguments, build_sinks
 from ..tardis_replay import Replay
-from ..telemetry import Metrics
 from .common import add_replay_arguments, factor_config, open_replay
 
 
@@ -40,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(replay: Replay, options: ServingOptions, exit_when_done: bool, quiet: bool) -> int:
-    from ..sinks.server import RowServer  # aiohttp loads only when rows are served
+    from ..feed import Feed  # the serving stack (asyncio sinks, aiohttp, metrics) loads only to serve
+    from ..replay_source import ReplaySource
+    from ..sinks.server import RowServer
+    from ..telemetry import Metrics
 
     metrics = Metrics()
     source = ReplaySource(replay, metrics)
