@@ -28,9 +28,10 @@ ROW_GROUP = 20_000
 # zstd is smaller and faster than the default snappy on factor columns; dictionaries only pay
 # off on the name columns (a float column's dictionary is tried, then dropped, at a cost), and
 # min/max statistics only on the columns a reader filters row groups by (names and bar times).
+# Values go to the column writers 64k at a time (the default 1k costs ~10% in per-batch work).
 _INDEX_COLUMNS = ["exchange", "symbol", "freq", "bar_start", "bar_end"]
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": _INDEX_COLUMNS[:3],
-                   "write_statistics": _INDEX_COLUMNS}
+                   "write_statistics": _INDEX_COLUMNS, "write_batch_size": 1 << 16}
 
 
 def csv_text(table: pa.Table) -> str:

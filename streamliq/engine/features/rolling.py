@@ -119,7 +119,10 @@ class _Series:
         self.frame = frame
         self.values = np.concatenate(values)
         self.ext = frame.extend(values)
-        self.nonzero = np.flatnonzero(self.ext)  # positions of the non-zero values
+        is_nonzero = self.ext != 0
+        self.nonzero = np.flatnonzero(is_nonzero)  # positions of the non-zero values
+        self.before = np.zeros(len(self.ext) + 1, np.int64)  # [p]: non-zero values before position p
+        np.cumsum(is_nonzero, out=self.before[1:])
         self.nonzero_values = self.ext[self.nonzero]
         seg = np.searchsorted(frame.first, self.nonzero, side="right") - 1
         self.nonzero_seg = seg
@@ -148,8 +151,8 @@ class _Series:
         starts = starts[np.append(True, starts[1:] != starts[:-1]) & (starts < frame.n_rows)]
         lengths = np.diff(np.append(starts, frame.n_rows))
         position, prior = frame.locate(starts)
-        hi = np.searchsorted(self.nonzero, position)
-        lo = np.where(prior >= n, np.searchsorted(self.nonzero, position - n), -1)
+        hi = self.before[position]
+        lo = np.where(prior >= n, self.before[np.maximum(position - n, 0)], -1)
         return starts, lengths, lo, hi
 
     def run_of(self, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -234,8 +237,8 @@ def _ranks(series: _Series, n: int) -> np.ndarray:
     pct = np.repeat(zero_pct, lengths)
     rows, position = series.valid_nonzero_rows(n - 1)
     if len(rows):
-        lo = np.searchsorted(series.nonzero, position - (n - 1))
-        hi = np.searchsorted(series.nonzero, position)  # also the row's own non-zero value
+        lo = series.before[position - (n - 1)]
+        hi = series.before[position]  # also the index of the row's own non-zero value
         index = SliceQuantiles(series.nonzero_values, series.segment_starts())
         below_x, at_most_x = index.rank_bounds()
         smaller = index.count_below(lo, hi, below_x[hi])
@@ -255,7 +258,7 @@ def _exceedance(series: _Series, w: int, q: float) -> np.ndarray:
     reach = min(int(np.floor(virtual)) + 1, w - 1)  # the highest sorted index the threshold uses
     out = np.zeros(series.frame.n_rows)
     rows, position = series.valid_nonzero_rows(w)
-    count = np.searchsorted(series.nonzero, position) - np.searchsorted(series.nonzero, position - w)
+    count = series.before[position] - series.before[position - w]
     threshold = np.zeros(len(rows))
     needed = np.flatnonzero(w - count <= reach)
     for begin in range(0, len(needed), CHUNK_ROWS):
