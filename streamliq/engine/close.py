@@ -22,9 +22,10 @@ from .features.sides import liquidation_columns
 from .gaps import Outages
 from .layout import Layout
 
-# The rolling windows (the largest part of a close) run beside the other features: numpy
-# releases the GIL in its loops, so a close uses both cores of a small machine.
-_POOL = ThreadPoolExecutor(1, thread_name_prefix="streamliq-close")
+# The rolling windows and the size buckets (the largest parts of a close) run beside each other
+# and the other features: numpy releases the GIL in its loops, so a close uses every core of a
+# small machine while the file writer compresses the last close on its own thread.
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="streamliq-close")
 
 
 class NameTables(NamedTuple):
@@ -94,14 +95,15 @@ def close_book(book: Book, last: int, instruments: list[Instrument], rank: np.nd
     config = book.config
     series = [columns[name].astype(np.float64) for name in ROLLING_SERIES]
     rolling = _POOL.submit(rolling_columns, series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
-                           config.pct_windows, config.exceedance_pairs)  # numpy releases the GIL: overlap
+                           config.pct_windows, config.exceedance_pairs)
     columns.update(ticker_columns(due["derivative_ticker"], rows["derivative_ticker"], layout, book.market,
                                   columns["all_qty"], columns["long_vwap"], columns["short_vwap"]))
     columns.update(trade_columns(due["trades"], rows["trades"], layout, book.market, columns["all_qty"]))
-    columns.update(book.lookback.columns(layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"], liq["ts"],
-                                         liq["notional"], columns["all_notional"], (last + 1) * width))
+    buckets = _POOL.submit(book.lookback.columns, layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"],
+                           liq["ts"], liq["notional"], columns["all_notional"], (last + 1) * width)
     if config.metrics:
         columns.update(positioning_columns(due["metrics"], rows["metrics"], layout, book.positioning))
+    columns.update(buckets.result())
     columns.update(rolling.result())
     coded = {"exchange": (layout.row_inst, tables.exchange), "symbol": (layout.row_inst, tables.symbol),
              "freq": (np.full(n, book.order), tables.freq)}
