@@ -191,10 +191,10 @@ class TardisFileReader:
         exchanges, exchange_index = columns["exchange"]
         symbols, symbol_index = columns["symbol"]
         key = exchange_index[keep].astype(np.int64) * len(symbols) + symbol_index[keep]
-        if len(key) and (key == key[0]).all():  # a file of one symbol: no sort needed
-            unique, instrument = key[:1], np.zeros(len(key), np.int64)
-        else:
-            unique, instrument = np.unique(key, return_inverse=True)
+        # keys are small (dictionary codes): the distinct ones by counting, not by sorting
+        present = np.bincount(key, minlength=len(exchanges) * len(symbols)) > 0
+        unique = np.flatnonzero(present)
+        instrument = (np.cumsum(present) - 1)[key]
         instruments = tuple((exchanges[k // len(symbols)], symbols[k % len(symbols)])
                             for k in unique.tolist())
         fields = {name: columns[name] for name in VALUE_COLUMNS[self.item.channel]}
