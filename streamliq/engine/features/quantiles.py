@@ -49,7 +49,7 @@ class SliceQuantiles:
         order = _by_segment_then_value(values, segment)
         self.sorted = values[order]
         self._sorted_start = self.starts[segment]  # of the segment at each sorted position
-        ranks = np.empty(n, np.int64)
+        ranks = np.empty(n, np.int32 if n < 1 << 31 else np.int64)
         ranks[order] = np.arange(n) - self._sorted_start
         self.order = order
         self.bits = max(1, (int(lengths.max(initial=1)) - 1).bit_length())
