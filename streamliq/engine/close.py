@@ -6,8 +6,9 @@ layout, and every column is computed for all rows at once by the feature modules
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -25,7 +26,18 @@ from .layout import Layout
 # The rolling windows and the size buckets (the largest parts of a close) run beside each other
 # and the other features: numpy releases the GIL in its loops, so a close uses every core of a
 # small machine while the file writer compresses the last close on its own thread.
+# A smaller close (a live bar of a few hundred instruments) runs inline: a hand-off to the pool
+# would cost more than the overlap saves.
 _POOL = ThreadPoolExecutor(2, thread_name_prefix="streamliq-close")
+_POOLED_ROWS = 20_000
+T = TypeVar("T")
+
+
+def _now(call: Callable[..., T], *args: object) -> Future[T]:
+    """`call(*args)` run here, as a finished future."""
+    done: Future[T] = Future()
+    done.set_result(call(*args))
+    return done
 
 
 class NameTables(NamedTuple):
@@ -94,12 +106,13 @@ def close_book(book: Book, last: int, instruments: list[Instrument], rank: np.nd
                                        bar_start, width, n))
     config = book.config
     series = [columns[name].astype(np.float64) for name in ROLLING_SERIES]
-    rolling = _POOL.submit(rolling_columns, series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
+    submit = _POOL.submit if n >= _POOLED_ROWS else _now
+    rolling = submit(rolling_columns, series, ROLLING_SERIES, layout, book.rolling, config.z_windows,
                            config.pct_windows, config.exceedance_pairs)
     columns.update(ticker_columns(due["derivative_ticker"], rows["derivative_ticker"], layout, book.market,
                                   columns["all_qty"], columns["long_vwap"], columns["short_vwap"]))
     columns.update(trade_columns(due["trades"], rows["trades"], layout, book.market, columns["all_qty"]))
-    buckets = _POOL.submit(book.lookback.columns, layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"],
+    buckets = submit(book.lookback.columns, layout.row_inst, bar_start, bar_end, liq_rows, liq["inst"],
                            liq["ts"], liq["notional"], columns["all_notional"], (last + 1) * width)
     if config.metrics:
         columns.update(positioning_columns(due["metrics"], rows["metrics"], layout, book.positioning))
