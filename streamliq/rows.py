@@ -85,8 +85,8 @@ def _decoded(codes: np.ndarray, labels: np.ndarray) -> pa.Array:
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     dictionary = pa.Array.from_buffers(pa.string(), len(encoded),
                                        [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
-    indices = pa.Array.from_buffers(pa.int32(), len(codes), [None, pa.py_buffer(codes.astype(np.int32))])
-    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+    indices = array_to_arrow(codes, pa.int64())  # codes index `labels`: no bounds check needed
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False).cast(pa.string())
 
 
 def to_arrow(rows: RowBlock | list[dict], schema: pa.Schema) -> pa.Table:

@@ -57,8 +57,16 @@ class RowChunk(Sequence):
     def column(self, name: str) -> np.ndarray:
         """One column's values, in row order."""
         if self.block is not None:
-            return self.block.columns[name]
+            return self.block[name]
         return np.array([row[name] for row in self._dicts])
+
+    def coded(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A name column as (codes, labels), `labels[codes]` being the column."""
+        coded = self.block.coded(name) if self.block is not None else None
+        if coded is not None:
+            return coded
+        labels, codes = np.unique(self.column(name).astype(object), return_inverse=True)
+        return codes.reshape(-1), labels
 
     def to_write(self) -> RowBlock | list[dict]:
         """What a file sink writes: the block as it is, or the dicts."""

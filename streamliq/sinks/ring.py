@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from heapq import merge
 
 import numpy as np
-import pyarrow as pa
 
 from ..engine.freq import parse_freq
 from ..errors import InputError
@@ -173,20 +172,17 @@ class RowRing:
     def _file(self, rows: RowChunk) -> _Stored:
         stored = _Stored(rows, self.seq + 1)
         self.seq += len(rows)
-        names = [pa.array(rows.column(column), pa.string()).dictionary_encode()
-                 for column in ("exchange", "symbol", "freq")]
+        names = [rows.coded(column) for column in ("exchange", "symbol", "freq")]
         code = np.zeros(len(rows), np.int64)
-        for encoded in names:
-            code = code * len(encoded.dictionary) + encoded.indices.to_numpy(zero_copy_only=False)
+        for codes, labels in names:
+            code = code * len(labels) + codes
         order = np.argsort(code, kind="stable")
         ordered = code[order]
         starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
         ends = np.append(starts[1:], len(ordered))
-        dictionaries = [encoded.dictionary.to_pylist() for encoded in names]
         first_rows = order[starts]
-        for start, end, row in zip(starts.tolist(), ends.tolist(), first_rows.tolist(), strict=True):
-            key = tuple(dictionary[encoded.indices[row].as_py()] for dictionary, encoded in
-                        zip(dictionaries, names, strict=True))
+        keys = zip(*(labels[codes[first_rows]].tolist() for codes, labels in names), strict=True)
+        for start, end, key in zip(starts.tolist(), ends.tolist(), keys, strict=True):
             self._append(key, _Span(stored, order[start:end]))
         return stored
 
