@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -61,18 +62,18 @@ class Metrics:
     def record_rows(self, rows: RowChunk, now_us: int | None = None) -> None:
         """Count closed rows, per frequency; with `now_us` (a live clock) also observe each
         bar-close delay."""
-        freq = rows.column("freq")
-        late = rows.column("late_events")
-        gap = rows.column("gap")
-        for name in dict.fromkeys(freq.tolist()):
-            mine = freq == name
-            self.rows.labels(freq=name).inc(int(mine.sum()))
-            late_events = int(late[mine].sum())
-            if late_events:
-                self.late_events.labels(freq=name).inc(late_events)
-            gaps = int(gap[mine].sum())
-            if gaps:
-                self.gap_bars.labels(freq=name).inc(gaps)
+        codes, labels = rows.coded("freq")
+        n = len(labels)
+        counts = np.bincount(codes, minlength=n)
+        late = np.bincount(codes, weights=rows.column("late_events"), minlength=n)
+        gaps = np.bincount(codes, weights=rows.column("gap"), minlength=n)
+        for code in np.flatnonzero(counts).tolist():
+            name = str(labels[code])
+            self.rows.labels(freq=name).inc(int(counts[code]))
+            if late[code]:
+                self.late_events.labels(freq=name).inc(int(late[code]))
+            if gaps[code]:
+                self.gap_bars.labels(freq=name).inc(int(gaps[code]))
         if now_us is not None:
             for end in rows.column("bar_end").tolist():
                 self.bar_close_delay.observe((now_us - end) / 1e6)
