@@ -1,8 +1,9 @@
 """A `RowSource` over a file replay, so a replay can feed the server, Redis and in-process bots.
 
 The replay runs on a worker thread (it is CPU-bound and would stall the server); its rows are
-handed to `publish` on the event loop in chunks, in order, and after each chunk the thread
-waits for `publish.room()`, so the replay keeps pace with its slowest sink and drops nothing.
+handed to `publish` on the event loop in chunks, in order, and the thread hands over no more
+rows than `publish.room_rows()` last said the sinks have room for, so the replay keeps pace
+with its slowest sink and drops nothing.
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ class ReplaySource:
             publish(chunk)
             self._count()
 
-        room = getattr(publish, "room", None)
+        room_rows = getattr(publish, "room_rows", None)
         self._chunk_rows = min(CHUNK_ROWS, getattr(publish, "chunk_rows", CHUNK_ROWS))
+        budget = 0  # rows the sinks have room for without asking the event loop again
 
         def hand_over_and_wait(chunk: RowBlock) -> None:
+            nonlocal budget
+            if room_rows is not None and budget < len(chunk):  # keep pace with the sinks, drop nothing
+                budget = asyncio.run_coroutine_threadsafe(room_rows(), loop).result()
+            budget -= len(chunk)
             loop.call_soon_threadsafe(hand_over, chunk)
-            if room is not None:  # keep pace with the sinks rather than have them drop rows
-                asyncio.run_coroutine_threadsafe(room(), loop).result()
 
         self.state = "running"
         try:

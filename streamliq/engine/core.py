@@ -36,6 +36,7 @@ class BarEngine:
         self.config = config or FactorConfig()
         self.columns = self.config.columns()
         self.instruments: list[Instrument] = []
+        self._tables: NameTables | None = None  # name labels, rebuilt when instruments are added
         self._ids: dict[Instrument, int] = {}
         self.books = [Book(freq, i, self.config) for i, freq in enumerate(self.config.freqs)]
         self.watermark = NO_WATERMARK
@@ -121,7 +122,9 @@ class BarEngine:
         names = sorted(range(len(self.instruments)), key=self.instruments.__getitem__)
         rank = np.empty(len(names), np.int64)
         rank[names] = np.arange(len(names))
-        tables = NameTables.of(self.instruments, [book.freq.name for book in self.books])
+        if self._tables is None or len(self._tables.symbol) != len(self.instruments):
+            self._tables = NameTables.of(self.instruments, [book.freq.name for book in self.books])
+        tables = self._tables  # the same table for every close: blocks of many closes concatenate by codes
         parts = []
         for book, last in closes:
             closed = close_book(book, last, self.instruments, rank, tables, self.outages, self.columns)
