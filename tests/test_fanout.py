@@ -264,3 +264,16 @@ def test_a_replay_keeps_pace_with_a_slow_sink_and_loses_nothing(tmp_path):
     assert len(expected) > 2 * 1200
     assert keys(sink.rows) == keys(expected)
     assert feed.metrics.value("streamliq_sink_dropped_total", sink="slow") == 0
+
+
+def test_room_rows_is_what_one_chunk_per_room_would_allow():
+    sink = ListSink("list", queue_rows=1000)  # chunks of 500: room while at most 500 rows wait
+    fanout = Fanout([sink])
+
+    async def body():
+        first = await fanout.room_rows()
+        rows = [{"freq": "1m", "bar_end": i, "late_events": 0, "gap": False} for i in range(300)]
+        fanout.publish(rows)  # not started: the rows wait in the queue
+        return first, await fanout.room_rows()
+
+    assert run(body()) == (1000, 700)  # 500 of slack + one chunk; then 200 of slack + one chunk
