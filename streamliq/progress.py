@@ -14,9 +14,9 @@ SHOW_AFTER_SECONDS = 3.0
 class ProgressBar:
     """Redraws in place on a terminal, prints a line every 10 s elsewhere; silent for short runs."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = sys.stderr if stream is None else stream  # the stderr of now, not of the import
+        self.tty = self.stream.isatty()
         self.interval = 0.5 if self.tty else 10.0
         self.last_shown = 0.0
         self.shown = False

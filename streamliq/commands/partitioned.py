@@ -33,7 +33,7 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
 class SymbolProgress(ProgressBar):
     """The progress line of a partitioned replay: symbols replayed out of all."""
 
-    def __init__(self, replay: PartitionedReplay, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, replay: PartitionedReplay, stream: TextIO | None = None) -> None:
         super().__init__(stream)
         self.replay = replay
 
