@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamliq.engine.features.quantiles import SliceQuantiles
+from streamliq.engine.features.quantiles import SliceQuantiles, sorted_slices_quantile
 
 # few distinct values, so slices hold ties; 0.1 * 3 and 0.3 differ in the last bit
 VALUES = st.lists(st.sampled_from([0.3, 0.1 * 3, 1.0, 2.5, 60000.0, 1e-9, 7.0]), min_size=1, max_size=60)
@@ -31,8 +31,9 @@ def segmented_slices(draw):
 def test_quantile_of_every_slice_is_numpys_to_the_bit(case, q):
     values, starts, slices = case
     lo, hi = slices[:, 0], slices[:, 1]
-    got = SliceQuantiles(values, starts).quantile(lo, hi, q)
-    assert got.tolist() == [np.quantile(values[a:b], q) for a, b in zip(lo, hi, strict=True)]
+    expected = [np.quantile(values[a:b], q) for a, b in zip(lo, hi, strict=True)]
+    assert SliceQuantiles(values, starts).quantile(lo, hi, q).tolist() == expected
+    assert sorted_slices_quantile(values, lo, hi, q).tolist() == expected
 
 
 @settings(max_examples=200, deadline=None)

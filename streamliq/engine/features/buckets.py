@@ -3,7 +3,9 @@
 A row's threshold is `numpy.quantile` of the notionals of its instrument's liquidations with
 `ts` in `[bar_start - H, bar_start)`. All liquidations of the lookback and of the close are
 sorted by (instrument, ts), so each row's sample is a slice found by binary search, and the
-quantiles of all slices come from one `SliceQuantiles` (no `numpy.quantile` call per bar).
+quantiles of all distinct slices come at once: from one `SliceQuantiles` index when the slices
+overlap much (a day of bars), else by sorting a copy of each slice (a live close of one bar).
+No `numpy.quantile` call per bar.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..layout import row_sums
-from .quantiles import SliceQuantiles
+from .quantiles import SliceQuantiles, sorted_slices_quantile
 
 US_PER_HOUR = 3_600_000_000
-FEW_SLICES = 32  # up to this many distinct lookbacks in a close, numpy.quantile each one directly
 
 
 class Lookback:
@@ -41,12 +42,12 @@ class Lookback:
             return out
         all_inst = np.concatenate([self.inst, inst])
         all_ts = np.concatenate([self.ts, ts])
-        all_notional_values = np.concatenate([self.notional, notional])
-        order = np.lexsort((all_ts, all_inst))
-        all_inst, all_ts, all_notional_values = all_inst[order], all_ts[order], all_notional_values[order]
         base = min(int(all_ts.min(initial=bar_start.min())), int(bar_start.min())) - self.horizon_us
         span = max(int(all_ts.max(initial=bar_end.max())), int(bar_end.max())) - base + 1
         keys = all_inst * span + (all_ts - base)
+        order = np.argsort(keys, kind="stable")  # the lookback is sorted already: a merge of two runs
+        keys, all_inst, all_ts = keys[order], all_inst[order], all_ts[order]
+        all_notional_values = np.concatenate([self.notional, notional])[order]
         starts = np.flatnonzero(np.append(True, all_inst[1:] != all_inst[:-1]))  # each instrument's first
         for q, lookback, prefix in self.pairs:
             row_key = layout_inst * span + (bar_start - base)
@@ -91,8 +92,8 @@ def _thresholds(values: np.ndarray, starts: np.ndarray, lo: np.ndarray, hi: np.n
     new = np.ones(len(lo), bool)
     new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
     distinct = np.flatnonzero(new)
-    if len(distinct) <= FEW_SLICES:  # a close of a bar or two: no index over the whole lookback
-        result = np.array([np.quantile(values[lo[i]:hi[i]], q) for i in distinct.tolist()])
+    if (hi[distinct] - lo[distinct]).sum() <= len(values):  # a close of a bar or two (live): few values in all
+        result = sorted_slices_quantile(values, lo[distinct], hi[distinct], q)
     else:
         result = SliceQuantiles(values, starts).quantile(lo[distinct], hi[distinct], q)
     theta[filled] = result[np.cumsum(new) - 1]

@@ -6,6 +6,8 @@ threshold equals what `numpy.quantile` returns for the same values, to the last 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -101,14 +103,34 @@ class SliceQuantiles:
 
     def quantile(self, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
         """numpy.quantile(values[lo:hi], q) (method 'linear') of each non-empty slice."""
-        n = hi - lo
-        virtual = (n - 1) * q
-        below = np.floor(virtual).astype(np.int64)
-        at_top = virtual >= n - 1
-        below = np.where(at_top, n - 1, below)
-        a = self.kth(lo, hi, below)
-        b = self.kth(lo, hi, np.minimum(below + 1, n - 1))
-        return lerp(a, b, np.where(at_top, 0.0, virtual - np.floor(virtual)))
+        return _quantile(self.kth, lo, hi, q)
+
+
+def sorted_slices_quantile(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
+    """numpy.quantile(values[lo:hi], q) of each non-empty slice, by sorting a copy of every slice.
+
+    Cheaper than a `SliceQuantiles` index when the slices hold few values in all (a live close
+    of a bar or two: one slice per instrument), dearer when they overlap much (a day of bars).
+    """
+    sizes = hi - lo
+    first = np.cumsum(sizes) - sizes  # each slice's start in the copy
+    slice_of = np.repeat(np.arange(len(lo)), sizes)
+    copy = values[np.arange(int(sizes.sum())) + np.repeat(lo - first, sizes)]
+    ordered = copy[_by_segment_then_value(copy, slice_of)]
+    return _quantile(lambda lo_, _hi, k: ordered[first + k], lo, hi, q)
+
+
+def _quantile(kth: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+              q: float) -> np.ndarray:
+    """numpy's steps for the q-quantile of each slice `[lo, hi)` from its k-th smallest values."""
+    n = hi - lo
+    virtual = (n - 1) * q
+    below = np.floor(virtual).astype(np.int64)
+    at_top = virtual >= n - 1
+    below = np.where(at_top, n - 1, below)
+    a = kth(lo, hi, below)
+    b = kth(lo, hi, np.minimum(below + 1, n - 1))
+    return lerp(a, b, np.where(at_top, 0.0, virtual - np.floor(virtual)))
 
 
 def _by_segment_then_value(values: np.ndarray, segment: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from ..layout import Layout
 from .quantiles import SliceQuantiles, row_quantiles
 
 CHUNK_ROWS = 8192  # rows whose windows are gathered at once (bounds the temporary matrix)
+INDEX_COST = 16  # building a wavelet matrix costs about this many comparisons per indexed value
 
 
 class RollingState:
@@ -236,7 +237,14 @@ def _ranks(series: _Series, n: int) -> np.ndarray:
     zero_pct[lo < 0] = np.nan
     pct = np.repeat(zero_pct, lengths)
     rows, position = series.valid_nonzero_rows(n - 1)
-    if len(rows):
+    if len(rows) * (n - 1) <= INDEX_COST * len(series.nonzero_values):  # few rows (a live close): compare
+        for begin in range(0, len(rows), CHUNK_ROWS):
+            at = position[begin:begin + CHUNK_ROWS]
+            window = np.lib.stride_tricks.sliding_window_view(series.ext, n - 1)[at - (n - 1)]
+            x = series.ext[at][:, None]
+            below, tied = (window < x).sum(axis=1), (window == x).sum(axis=1) + 1.0
+            pct[rows[begin:begin + CHUNK_ROWS]] = (below + (tied + 1) / 2) / n
+    else:  # many rows: one wavelet matrix over the non-zero values counts below and equal for all
         lo = series.before[position - (n - 1)]
         hi = series.before[position]  # also the index of the row's own non-zero value
         index = SliceQuantiles(series.nonzero_values, series.segment_starts())
