@@ -48,6 +48,16 @@ class _Batch:
         return type(self)(instruments=self.instruments, **columns)
 
     @classmethod
+    def concat(cls, batches: list[_Batch]) -> _Batch:
+        """The batches' events end to end, over the union of their instruments."""
+        ids: dict[Instrument, int] = {}
+        instrument = [np.array([ids.setdefault(name, len(ids)) for name in batch.instruments],
+                               np.int32)[batch.instrument] for batch in batches]
+        columns = {name: np.concatenate([getattr(batch, name) for batch in batches])
+                   for name in cls._columns() if name != "instrument"}
+        return cls(instruments=tuple(ids), instrument=np.concatenate(instrument), **columns)
+
+    @classmethod
     def _columns(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls) if f.name != "instruments")
 
