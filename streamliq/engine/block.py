@@ -73,14 +73,6 @@ class RowBlock:
         return RowBlock(self.names, {name: values[index] for name, values in self._columns.items()},
                         {name: (codes[index], labels) for name, (codes, labels) in self._codes.items()})
 
-    def transposed(self, width: int) -> RowBlock:
-        """The rows of a grid (consecutive runs of `width` rows) taken column-wise: row j of
-        every run, then row j + 1 of every run, ... (a transpose copy, cheaper than `take`)."""
-        def flip(values: np.ndarray) -> np.ndarray:
-            return values.reshape(-1, width).T.ravel()
-        return RowBlock(self.names, {name: flip(values) for name, values in self._columns.items()},
-                        {name: (flip(codes), labels) for name, (codes, labels) in self._codes.items()})
-
     def to_dicts(self) -> list[dict]:
         """The rows as dicts of Python values, keyed in column order (bar times as int µs)."""
         columns = [self[name].tolist() for name in self.names]

@@ -61,13 +61,9 @@ class NameTables(NamedTuple):
 
 
 def close_book(book: Book, last: int, instruments: list[Instrument], rank: np.ndarray, tables: NameTables,
-               outages: Outages, names: list[str]) -> tuple[RowBlock, np.ndarray, int | None] | None:
-    """Close `book` through bar `last`: (rows in layout order, each row's instrument id, bars).
-
-    Instruments are laid out in `rank` (output) order; `bars` is the number of bars per
-    instrument when every instrument has the same bars (the block is then a grid whose
-    transpose is the output order), else None.
-    """
+               outages: Outages, names: list[str]) -> RowBlock | None:
+    """Close `book` through bar `last`: its rows instrument by instrument, in `rank` (output)
+    order, each instrument's bars ascending."""
     if book.closed_through is not None and last <= book.closed_through:
         return None
     begin = -np.iinfo(np.int64).max if book.closed_through is None else book.closed_through + 1
@@ -120,6 +116,4 @@ def close_book(book: Book, last: int, instruments: list[Instrument], rank: np.nd
     columns.update(rolling.result())
     coded = {"exchange": (layout.row_inst, tables.exchange), "symbol": (layout.row_inst, tables.symbol),
              "freq": (np.full(n, book.order), tables.freq)}
-    block = RowBlock(names, {name: columns[name] for name in names if name not in coded}, coded)
-    starts = layout.start
-    return block, layout.row_inst, int(last - starts[0] + 1) if (starts == starts[0]).all() else None
+    return RowBlock(names, {name: columns[name] for name in names if name not in coded}, coded)

@@ -125,18 +125,11 @@ class BarEngine:
         if self._tables is None or len(self._tables.symbol) != len(self.instruments):
             self._tables = NameTables.of(self.instruments, [book.freq.name for book in self.books])
         tables = self._tables  # the same table for every close: blocks of many closes concatenate by codes
-        parts = []
-        for book, last in closes:
-            closed = close_book(book, last, self.instruments, rank, tables, self.outages, self.columns)
-            if closed is not None:
-                parts.append((book, *closed))
-        if not parts:
+        blocks = [closed for book, last in closes
+                  if (closed := close_book(book, last, self.instruments, rank, tables, self.outages, self.columns))]
+        if not blocks:
             return RowBlock.empty(self.columns)
-        if len(parts) == 1 and parts[0][3] is not None:  # one grid of instruments x bars: transpose it
-            _, block, _, bars = parts[0]
-            return block.transposed(bars)
-        block = RowBlock.concat([block for _, block, _, _ in parts], self.columns)
-        order = np.lexsort((np.concatenate([rank[inst] for _, _, inst, _ in parts]),
-                            np.concatenate([np.full(len(block), book.order) for book, block, _, _ in parts]),
-                            block["bar_end"]))
-        return block.take(order)
+        block = RowBlock.concat(blocks, self.columns)
+        # each block holds its instruments in rank order, bars ascending, and the blocks come in
+        # frequency order: a stable sort by bar_end alone gives (bar_end, frequency, rank)
+        return block.take(np.argsort(block["bar_end"], kind="stable"))
