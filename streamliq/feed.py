@@ -32,9 +32,9 @@ class RowSource(Protocol):
     """Produces closed factor rows. `publish(rows)` (a RowBlock or dicts) is synchronous and
     never blocks.
 
-    A finite source may also `await publish.room()` between batches, each at most
-    `publish.chunk_rows` rows: it returns once the sinks have room, so a replay runs at the pace
-    of its slowest sink instead of dropping rows.
+    A finite source may also `await publish.room_rows()`: it returns once the sinks have room,
+    with how many rows (in batches of at most `publish.chunk_rows`) it may publish before asking
+    again, so a replay runs at the pace of its slowest sink instead of dropping rows.
     """
 
     async def run(self, publish: Callable[[RowBlock | list[dict]], None]) -> None:

@@ -117,7 +117,7 @@ def sorted_slices_quantile(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q
     slice_of = np.repeat(np.arange(len(lo)), sizes)
     copy = values[np.arange(int(sizes.sum())) + np.repeat(lo - first, sizes)]
     ordered = copy[_by_segment_then_value(copy, slice_of)]
-    return _quantile(lambda lo_, _hi, k: ordered[first + k], lo, hi, q)
+    return _quantile(lambda _lo, _hi, k: ordered[first + k], lo, hi, q)
 
 
 def _quantile(kth: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
