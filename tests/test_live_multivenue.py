@@ -48,6 +48,7 @@ class Venues:
         while time.monotonic() < end:
             i += 1
             t = now_ms()
+            t -= t % 1000 == 999  # Bybit's Buy at t and Sell at t + 1 stay in one 1s bar
             for n, (coin, price) in enumerate((("BTC", 80_000.0), ("ETH", 2_000.0))):
                 p = f"{price + i % 7:.1f}"
                 if i % 2 == n % 2:
