@@ -33,8 +33,9 @@ class RowSource(Protocol):
     never blocks.
 
     A finite source may also `await publish.room_rows()`: it returns once the sinks have room,
-    with how many rows (in batches of at most `publish.chunk_rows`) it may publish before asking
-    again, so a replay runs at the pace of its slowest sink instead of dropping rows.
+    with how many rows it may publish before asking again, in batches of at most
+    `publish.chunk_rows` read right then (it shrinks when a WebSocket client subscribes), so a
+    replay runs at the pace of its slowest sink instead of dropping rows.
     """
 
     async def run(self, publish: Callable[[RowBlock | list[dict]], None]) -> None:

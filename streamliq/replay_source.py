@@ -1,21 +1,25 @@
 """A `RowSource` over a file replay, so a replay can feed the server, Redis and in-process bots.
 
-The replay runs on a worker thread (it is CPU-bound and would stall the server); its rows are
-handed to `publish` on the event loop in chunks, in order, and the thread hands over no more
-rows than `publish.room_rows()` last said the sinks have room for, so the replay keeps pace
-with its slowest sink and drops nothing.
+The replay runs on a worker thread (it is CPU-bound and would stall the server) and hands its
+rows to the event loop in pieces of up to `PIECE_ROWS`, one piece in flight at a time. On the
+loop a piece is published in chunks of at most `publish.chunk_rows` rows, and no more rows at
+once than `publish.room_rows()` says the sinks have room for: the replay keeps pace with its
+slowest sink and drops nothing. Both are read on the loop when the rows go out, so a WebSocket
+client subscribing mid-replay (which shrinks the server's chunks to half its queue) is never
+sent more than its queue holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from .engine.block import RowBlock
 from .tardis_replay import Replay
 from .telemetry import Metrics
 
-CHUNK_ROWS = 20_000  # rows per hand-over at most (less when a sink's queue is small: never overflow it)
+PIECE_ROWS = 100_000  # rows per hand-over from the replay thread at most
 
 
 class ReplaySource:
@@ -26,31 +30,39 @@ class ReplaySource:
         self.metrics = metrics
         self.state = "waiting"
         self._stop = False
-        self._chunk_rows = CHUNK_ROWS
 
     async def run(self, publish: Callable[[RowBlock], None]) -> None:
         loop = asyncio.get_running_loop()
+        room_rows = getattr(publish, "room_rows", None)
 
-        def hand_over(chunk: RowBlock) -> None:
-            publish(chunk)
+        async def deliver(piece: RowBlock) -> None:  # on the event loop
+            done = 0
+            while done < len(piece):
+                budget = len(piece) if room_rows is None else await room_rows()
+                chunk = getattr(publish, "chunk_rows", len(piece))
+                for start in range(done, min(len(piece), done + budget), chunk):
+                    publish(piece.take(slice(start, min(start + chunk, done + budget))))
+                done += budget
             self._count()
 
-        room_rows = getattr(publish, "room_rows", None)
-        self._chunk_rows = min(CHUNK_ROWS, getattr(publish, "chunk_rows", CHUNK_ROWS))
-        budget = 0  # rows the sinks have room for without asking the event loop again
+        in_flight: Future | None = None
 
-        def hand_over_and_wait(chunk: RowBlock) -> None:
-            nonlocal budget
-            if room_rows is not None and budget < len(chunk):  # keep pace with the sinks, drop nothing
-                budget = asyncio.run_coroutine_threadsafe(room_rows(), loop).result()
-            budget -= len(chunk)
-            loop.call_soon_threadsafe(hand_over, chunk)
+        def hand_over(piece: RowBlock) -> None:  # on the replay thread
+            nonlocal in_flight
+            if in_flight is not None:
+                in_flight.result()  # one piece at a time: rows go out in order
+            in_flight = asyncio.run_coroutine_threadsafe(deliver(piece), loop)
+
+        def replay_all() -> None:
+            self._iterate(hand_over)
+            if in_flight is not None:
+                in_flight.result()
 
         self.state = "running"
         try:
-            await asyncio.to_thread(self._iterate, hand_over_and_wait)
+            await asyncio.to_thread(replay_all)
         except asyncio.CancelledError:
-            self._stop = True  # the thread sees it at its next chunk
+            self._stop = True  # the thread sees it at its next piece
             self.state = "stopped"
             raise
         except BaseException:
@@ -61,10 +73,10 @@ class ReplaySource:
 
     def _iterate(self, hand_over: Callable[[RowBlock], None]) -> None:
         for block in self.replay.blocks():
-            for start in range(0, len(block), self._chunk_rows):
+            for start in range(0, len(block), PIECE_ROWS):
                 if self._stop:
                     return
-                hand_over(block.take(slice(start, start + self._chunk_rows)))
+                hand_over(block.take(slice(start, start + PIECE_ROWS)))
 
     def _count(self) -> None:
         """Bring the event and bad-input counters up to the replay's own statistics."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
+import aiohttp
 import pytest
 from conftest import make_events, write_tardis
 from feedkit import ScriptedSource, drained, run, series
@@ -15,6 +17,7 @@ from streamliq.engine.config import FactorConfig
 from streamliq.feed import Feed
 from streamliq.sinks.callback import CallbackSink
 from streamliq.sinks.fanout import Fanout, Sink
+from streamliq.sinks.server import RowServer
 from streamliq.tardis_replay import Replay
 from streamliq.telemetry import Metrics
 
@@ -264,6 +267,48 @@ def test_a_replay_keeps_pace_with_a_slow_sink_and_loses_nothing(tmp_path):
     assert len(expected) > 2 * 1200
     assert keys(sink.rows) == keys(expected)
     assert feed.metrics.value("streamliq_sink_dropped_total", sink="slow") == 0
+
+
+def test_a_client_subscribing_mid_replay_gets_every_later_row_and_is_never_cut_off(tmp_path):
+    """With no subscriber the replay goes out in big chunks; once a client with a queue of 40 rows
+    subscribes, the rows still to publish go in chunks of 20, at the client's pace."""
+    class SlowSink(ListSink):  # paces the replay, so that the client subscribes while it runs
+        async def send(self, rows: list[dict]) -> None:
+            await asyncio.sleep(0.05)
+
+    write_tardis(make_events(seed=8, days=1, ticker_every_s=600, trades_per_hour=10), tmp_path)
+    config = FactorConfig.build(freq="1m")
+    expected = [(r["symbol"], r["bar_start"]) for r in Replay(tmp_path, config)]
+
+    async def body():
+        metrics = Metrics()
+        server = RowServer("127.0.0.1", 0, client_queue=40, metrics=metrics)
+        feed = Feed(streamliq.ReplaySource(Replay(tmp_path, config), metrics), [server, SlowSink("slow", 1500)],
+                    metrics=metrics)
+        stop = asyncio.Event()
+        await feed.start()
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"http://127.0.0.1:{server.port}/ws")
+            running = asyncio.create_task(feed.run(stop, serve_after_source=True))
+            await _until(lambda: server.ring.seq > 0)
+            await ws.send_json({"op": "subscribe"})
+            assert (await ws.receive_json())["type"] == "subscribed"
+            got = []
+            while not got or got[-1] != expected[-1]:
+                row = await ws.receive_json()
+                got.append((row["symbol"], _us(row["bar_start"])))
+            stop.set()
+            await running
+        return got, metrics
+
+    got, metrics = run(body(), timeout=60)
+    assert 0 < len(got) < len(expected)
+    assert got == expected[len(expected) - len(got):]  # every row from some point on, in order
+    assert metrics.value("streamliq_ws_slow_disconnects_total") == 0
+
+
+def _us(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1_000_000)
 
 
 def test_room_rows_is_what_one_chunk_per_room_would_allow():

@@ -11,6 +11,7 @@ from feedkit import MINUTE, T0, drained, make_row, run, series, serving
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamliq.rows import row_to_json
+from streamliq.sinks.chunk import RowChunk
 
 STALL_LIMIT_ROWS = 60_000  # the stalled client must be cut well before this many rows
 
@@ -149,6 +150,23 @@ def test_a_stalled_client_is_cut_off_and_never_delays_a_reader():
             assert 0 < len(prefix) < published
             assert prefix == received[:len(prefix)]
     run(body(), timeout=60)
+
+
+def test_rows_published_before_a_subscription_never_count_against_its_queue():
+    """A chunk still on its way to the server when a client subscribes is history to that client
+    (like backfill): it gets every row. Rows published after it subscribed are live and limited."""
+    async def body():
+        async with serving(client_queue=100) as (server, _), aiohttp.ClientSession() as session:
+            earlier = RowChunk(series("BTCUSDT", "1m", 1000))  # published, not yet sent
+            ws = await subscribe(session, f"http://127.0.0.1:{server.port}/ws")
+            assert (await ws.receive_json())["type"] == "subscribed"
+            await server.send(earlier)
+            got = [await ws.receive_json() for _ in range(1000)]
+            assert [r["bar_start"] for r in got] == [wire(make_row("BTCUSDT", "1m", i))["bar_start"]
+                                                     for i in range(1000)]
+            await server.send(RowChunk(series("BTCUSDT", "1m", 1000, first=1000)))  # live: over the limit
+            assert server.metrics.value("streamliq_ws_slow_disconnects_total") == 1
+    run(body())
 
 
 def test_token_is_required_on_http_and_websocket():

@@ -92,10 +92,24 @@ class RowBlock:
         coded = {}
         for name in names:
             parts = [block.coded(name) for block in blocks]
-            if all(part is not None and part[1] is parts[0][1] for part in parts):  # one shared table
-                coded[name] = (np.concatenate([codes for codes, _ in parts]), parts[0][1])
+            if all(part is not None for part in parts):
+                coded[name] = _concat_codes(parts)
         columns = {name: np.concatenate([block[name] for block in blocks]) for name in names if name not in coded}
         return RowBlock(names, columns, coded)
+
+
+def _concat_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Coded columns as one: (codes, labels) over the union of their label tables.
+
+    Blocks of one engine share a table until an instrument is added; then later blocks carry a
+    larger one. Codes are remapped through the union (a few hundred labels), never decoded."""
+    tables = list({id(labels): labels for _, labels in parts}.values())
+    if len(tables) == 1:
+        return np.concatenate([codes for codes, _ in parts]), tables[0]
+    labels, union_code = np.unique(np.concatenate(tables), return_inverse=True)
+    offsets = dict(zip((id(t) for t in tables), np.cumsum([0] + [len(t) for t in tables[:-1]]).tolist(), strict=True))
+    union_code = union_code.reshape(-1)
+    return np.concatenate([union_code[offsets[id(table)] + codes] for codes, table in parts]), labels
 
 
 def column_dtype(name: str) -> np.dtype:

@@ -7,21 +7,33 @@ server keeps references to rows and turns a row into JSON only when somebody ask
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from ..engine.block import RowBlock
 
+_serials = itertools.count(1)
+
+
+def next_serial() -> int:
+    """A number larger than every chunk's so far: taken by a WebSocket subscription, so that the
+    server can tell rows published before it (history, like backfill) from live ones."""
+    return next(_serials)
+
 
 class RowChunk(Sequence):
-    """A sequence of row dicts backed by a RowBlock (or by dicts a source already made)."""
+    """A sequence of row dicts backed by a RowBlock (or by dicts a source already made).
 
-    __slots__ = ("_dicts", "block")
+    `serial` numbers chunks in the order they were published (a slice keeps its chunk's)."""
 
-    def __init__(self, rows: RowBlock | Sequence[dict]) -> None:
+    __slots__ = ("_dicts", "block", "serial")
+
+    def __init__(self, rows: RowBlock | Sequence[dict], serial: int | None = None) -> None:
         self.block = rows if isinstance(rows, RowBlock) else None
         self._dicts = None if self.block is not None else list(rows)
+        self.serial = next_serial() if serial is None else serial
 
     def __len__(self) -> int:
         return len(self.block) if self.block is not None else len(self._dicts)
@@ -38,8 +50,8 @@ class RowChunk(Sequence):
     def __getitem__(self, index):  # a row, or a chunk of a slice of rows
         if isinstance(index, slice):
             if self._dicts is None:
-                return RowChunk(self.block.take(index))
-            return RowChunk(self._dicts[index])
+                return RowChunk(self.block.take(index), self.serial)
+            return RowChunk(self._dicts[index], self.serial)
         return self.row(index)
 
     def row(self, index: int) -> dict:

@@ -133,9 +133,15 @@ class SinkQueue:
         return self.queued + self.in_flight
 
     def has_room(self) -> bool:
-        """Whether another `chunk_rows` rows fit: the queue at most half full, and the sink's own
-        backlog no larger than one chunk."""
-        return self.depth <= self.sink.queue_rows // 2 and self.sink.backlog <= self.sink.chunk_rows
+        """Whether another `chunk_rows` rows fit: the queue at most half full, and the rows still on
+        their way through the sink (queued for it, plus its own backlog: a server's fullest client)
+        no more than one chunk."""
+        return self.depth <= self.sink.queue_rows // 2 and self.depth + self.sink.backlog <= self.sink.chunk_rows
+
+    @property
+    def slack(self) -> int:
+        """Rows that may be published now beyond one chunk (see `Fanout.room_rows`)."""
+        return min(self.sink.queue_rows // 2, self.sink.chunk_rows - self.sink.backlog) - self.depth
 
     async def work(self) -> None:
         """Send queued rows in batches until closed and empty."""
@@ -222,12 +228,12 @@ class Fanout:
         `chunk_rows`, before asking again.
 
         As many as leave every sink within what one chunk per `room()` would: its queue at most
-        half full plus a chunk, its own backlog (a server's fullest client) at most two chunks.
-        A source asking once per several chunks waits on the event loop far less often.
+        half full plus a chunk, the rows on their way through it (queued, plus a server's fullest
+        client) at most two chunks. A source asking once per several chunks waits on the event
+        loop far less often.
         """
         await self.room()
-        slack = min((min(q.sink.queue_rows // 2 - q.depth, q.sink.chunk_rows - q.sink.backlog)
-                     for q in self.queues), default=0)
+        slack = min((q.slack for q in self.queues), default=0)
         return max(slack, 0) + self.chunk_rows
 
     @property

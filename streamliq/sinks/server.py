@@ -96,8 +96,12 @@ class RowServer(Sink):
         return max((client.live_queued for client in self.clients), default=0)
 
     @property
-    def chunk_rows(self) -> int:  # a paced source (a replay) then never overflows a client's queue
-        return max(1, self.client_queue // 2)
+    def chunk_rows(self) -> int:
+        """Half a client's queue while anyone subscribes: a paced source (a replay) then never
+        overflows a client. With no subscriber, the sink queue's half, as any sink."""
+        if any(client.where is not None for client in self.clients):
+            return max(1, self.client_queue // 2)
+        return super().chunk_rows
 
     async def send(self, rows: RowChunk) -> None:
         """Remember each row and offer it to every subscriber that wants it (never waits)."""
@@ -106,7 +110,7 @@ class RowServer(Sink):
             return
         for key, entry in self.ring.add(rows):
             for client in self.clients:
-                if client.wants(key) and not client.offer(entry.frame):
+                if client.wants(key) and not client.offer(entry.frame, rows.serial):
                     self.metrics.ws_cutoffs.inc()
                     log.warning("disconnecting a WebSocket client: %s", client.close_reason)
         rows.release()  # the frames are made: the ring needs the block, not the dicts

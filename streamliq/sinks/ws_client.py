@@ -5,7 +5,8 @@ them out, all frames queued at that moment in one write (one system call rather 
 row: that is what lets one process feed dozens of bots), then waits for the socket to drain.
 A client that stops reading lets its queue fill; the next row then cuts it off (code 1008,
 "slow consumer: ..."), so the server never waits on it and never buffers without bound.
-Control messages (acks, errors) and backfill rows do not count against the live-row limit.
+Control messages (acks, errors), backfill rows and rows published before the client subscribed
+(still on their way to the server when it did) do not count against the live-row limit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .chunk import next_serial
 from .ring import Key, RowFilter, text_frame
 
 SLOW_CONSUMER_CODE = 1008  # policy violation
@@ -37,6 +39,7 @@ class WsClient:
         self.max_queue = max_queue
         self.close_timeout = close_timeout
         self.where: RowFilter | None = None
+        self.since = 0  # chunks with a larger serial were published after the subscription
         self.queue: deque[tuple[bytes, bool]] = deque()  # (frame, counts against the live limit)
         self.live_queued = 0
         self.close_code: int | None = None
@@ -47,13 +50,15 @@ class WsClient:
     def wants(self, key: Key) -> bool:
         return self.where is not None and self.close_code is None and self.where.matches(key)
 
-    def offer(self, frame: bytes) -> bool:
-        """Queue one live row; False (and the client is being cut off) when its queue is full."""
-        if self.live_queued >= self.max_queue:
+    def offer(self, frame: bytes, serial: int) -> bool:
+        """Queue one row of the chunk `serial`; False (and the client is being cut off) when it is
+        live and the queue is full."""
+        live = serial > self.since
+        if live and self.live_queued >= self.max_queue:
             self.cut(SLOW_CONSUMER_CODE, f"slow consumer: queue full ({self.max_queue} rows)")
             return False
-        self.queue.append((frame, True))
-        self.live_queued += 1
+        self.queue.append((frame, live))
+        self.live_queued += live
         self._wake.set()
         return True
 
@@ -65,6 +70,7 @@ class WsClient:
     def subscribe(self, where: RowFilter, backfill: list[bytes]) -> None:
         """Replace the subscription: an ack, then the backfill rows, then live rows."""
         self.where = where
+        self.since = next_serial()
         self.control({"type": "subscribed", **where.describe(), "backfill": len(backfill)})
         self.queue.extend((frame, False) for frame in backfill)
         self._wake.set()
