@@ -465,10 +465,15 @@ def test_row_with_missing_fields(tmp_path, skip):
             replay(tmp_path)
 
 
-def test_truncated_gzip_file(tmp_path):
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_gzip_file(tmp_path, damage):
     path = liq_file(tmp_path, 0, "ETHUSDT", good_lines(3000), gz=True)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        del data[len(data) // 2:]
+    else:  # garbage in the middle of the deflate stream
+        data[len(data) // 2: len(data) // 2 + 64] = bytes(range(64))
+    path.write_bytes(bytes(data))
     with pytest.raises(InputError, match=str(path)):
         replay(tmp_path)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from isal import igzip
+from isal.isal_zlib import error as IsalError
 
 from ..arrays import to_numpy
 from ..badinput import BadInputCounter
@@ -41,6 +44,7 @@ VALUE_COLUMNS = {
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {"exchange": _DICT, "symbol": _DICT, "side": _DICT,
           "timestamp": pa.int64(), "local_timestamp": pa.int64()}
+_READ_ERRORS = (OSError, EOFError, IsalError)  # EOFError: a truncated gzip file; IsalError: corrupt data
 _FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^(?i:nan)$"
 _INT_RE = r"^[+-]?\d+$"
 
@@ -63,7 +67,7 @@ class TardisFileReader:
         self.bytes_read = 0
         self.rows_done = 0  # data rows consumed so far (line number = rows_done + 2)
         self.last_arrival = np.iinfo(np.int64).min
-        self._raw: pa.NativeFile | None = None
+        self._raw: BinaryIO | None = None
         self._shape_error: str | None = None
 
     @property
@@ -83,7 +87,7 @@ class TardisFileReader:
         except pa.ArrowInvalid as exc:
             self._raise_bad_shape()
             raise InputError(f"{self.path}: cannot parse the file: {exc}") from None
-        except OSError as exc:
+        except _READ_ERRORS as exc:
             raise InputError(f"{self.path}: cannot read the file: {exc}") from None
         finally:
             self._close()
@@ -124,8 +128,8 @@ class TardisFileReader:
 
     def _tables(self, text: bool) -> Iterator[pa.RecordBatch]:
         self._close()
-        self._raw = pa.OSFile(str(self.item.path))
-        stream = pa.CompressedInputStream(self._raw, "gzip") if self.item.path.suffix == ".gz" else self._raw
+        self._raw = open(self.item.path, "rb")  # noqa: SIM115 - closed by _close
+        stream = pa.PythonFile(_opened(self._raw, self.item.path), mode="r")
         types = {c: pa.string() for c in self.columns} if text else {
             c: _TYPES.get(c, pa.float64()) for c in self.columns}
         reader = pacsv.open_csv(
@@ -253,7 +257,7 @@ def read_header(path: Path) -> str:
     try:
         with opener(path, "rt", encoding="utf-8", newline="") as handle:
             header = handle.readline().rstrip("\r\n")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (*_READ_ERRORS, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the file: {exc}") from None
     if not header:
         raise InputError(f"{path}: empty file (not even a header line)")
@@ -271,11 +275,17 @@ def check_readable(item: TardisFile, chunk: int = 1 << 24) -> None:
     if item.path.suffix != ".gz":
         return
     try:
-        with pa.OSFile(str(item.path)) as raw, pa.CompressedInputStream(raw, "gzip") as stream:
+        with open(item.path, "rb") as raw, igzip.open(raw, "rb") as stream:
             while stream.read(chunk):
                 pass
-    except (OSError, pa.ArrowInvalid) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"{item.path}: cannot read the file: {exc}") from None
+
+
+def _opened(raw: BinaryIO, path: Path) -> BinaryIO:
+    """The text of a file: gzip is decompressed by ISA-L's igzip, about 3x faster than zlib (which
+    pyarrow's own gzip stream uses); decompressing was a third of a dense replay's CPU time."""
+    return igzip.open(raw, "rb") if path.suffix == ".gz" else raw
 
 
 def _dictionary(column) -> tuple[list[str], np.ndarray]:
