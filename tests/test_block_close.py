@@ -18,6 +18,7 @@ from test_parity import expected_rows, single_event
 from streamliq.driver import run_steps
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
+from streamliq.engine.features.buckets import SortedLookback
 from streamliq.sources.merge import merge_by_arrival
 
 PARAMS = {"z_windows": (3, 12), "pct_windows": (5,), "bucket_quantiles": (0.9, 0.5),
@@ -106,3 +107,20 @@ def test_every_batching_gives_identical_rows(events, config):
     tagged = tagged.sort_values("local_timestamp", kind="stable")
     alone = _run([[single_event(record) for record in tagged.to_dict("records")]], config)
     assert_rows_equal(alone, chunks, exact=True)
+
+
+def test_live_sized_closes_read_the_sorted_lookback_and_change_no_row(events, monkeypatch):
+    """Closes of a bar or two take the thresholds of rows that sample their instrument's whole
+    lookback from `SortedLookback` (kept in value order close by close, with expiry); the rows
+    equal those of one long close, bit for bit."""
+    config = FactorConfig.build(freq="1m", **{**PARAMS, "bucket_quantiles": (0.9,), "bucket_hours": (2,)})
+    served = []
+
+    def counting(self, first, count, q):
+        served.append(len(first))
+        return original(self, first, count, q)
+    original = SortedLookback.quantile
+    monkeypatch.setattr(SortedLookback, "quantile", counting)
+    live = _run(_batches(events, 7), config)
+    assert sum(served) > 100  # rows whose threshold came from the sorted lookback
+    assert_rows_equal(live, _run(_batches(events, 100_000), config), exact=True)

@@ -116,8 +116,12 @@ def sorted_slices_quantile(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q
     first = np.cumsum(sizes) - sizes  # each slice's start in the copy
     slice_of = np.repeat(np.arange(len(lo)), sizes)
     copy = values[np.arange(int(sizes.sum())) + np.repeat(lo - first, sizes)]
-    ordered = copy[_by_segment_then_value(copy, slice_of)]
-    return _quantile(lambda _lo, _hi, k: ordered[first + k], lo, hi, q)
+    return sorted_quantile(copy[_by_segment_then_value(copy, slice_of)], first, sizes, q)
+
+
+def sorted_quantile(values: np.ndarray, first: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
+    """numpy.quantile of each run `values[first:first + count]` of sorted values (count >= 1)."""
+    return _quantile(lambda lo, _hi, k: values[lo + k], first, first + count, q)
 
 
 def _quantile(kth: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
