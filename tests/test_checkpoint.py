@@ -13,6 +13,7 @@ from conftest import channel_batch, make_events
 
 from streamliq.engine import BarEngine
 from streamliq.engine.config import FactorConfig
+from streamliq.engine.features.rolling import RollingState
 from streamliq.engine.state import FORMAT, VERSION
 from streamliq.errors import InputError
 from streamliq.live.checkpoint import load_state, save_state
@@ -54,6 +55,24 @@ def test_a_restored_engine_continues_bit_for_bit(tmp_path):
         assert got.keys() == want.keys()
         for key, value in want.items():
             assert got[key] == value or (value != value and got[key] != got[key]), key
+
+
+def test_rolling_state_keeps_its_dense_checkpoint_form():
+    """The state keeps only non-zero values; a checkpoint stores the last `depth` values of every
+    instrument (newest last, zeros before its first row), as it always has."""
+    state = RollingState(n_series=2, depth=4)
+    state.grow(3)
+    state.seen = np.array([10, 2, 0])  # instrument 1 has fewer rows than the depth, 2 none
+    state.series, state.inst = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
+    state.row, state.value = np.array([6, 9, 0, 1]), np.array([1.5, 2.5, 3.5, 4.5])
+    dense = state.dense()
+    assert dense[0, :, 0].tolist() == [1.5, 0, 0, 0] and dense[0, :, 1].tolist() == [0, 0, 0, 2.5]
+    assert dense[1, :, 0].tolist() == [0, 0, 3.5, 0] and dense[1, :, 1].tolist() == [0, 0, 0, 4.5]
+    assert not dense[2].any()
+    again = RollingState(n_series=2, depth=4)
+    again.restore(dense, state.seen)
+    entries = sorted(zip(again.series, again.inst, again.row, again.value, strict=True))
+    assert entries == sorted(zip(state.series, state.inst, state.row, state.value, strict=True))
 
 
 def test_the_state_file_is_npz_with_a_json_header_and_no_object_arrays(tmp_path):

@@ -50,7 +50,7 @@ def dump_state(engine: BarEngine, notes: dict[str, Any]) -> bytes:
             arrays.update(pending.state(f"{prefix}pending.{channel}."))
         arrays.update(book.late.state(f"{prefix}late."))
         for name, values in {**book.market.arrays(), **book.positioning.arrays(), **book.lookback.arrays(),
-                             "rolling_values": book.rolling.values, "rolling_seen": book.rolling.seen}.items():
+                             "rolling_values": book.rolling.dense(), "rolling_seen": book.rolling.seen}.items():
             arrays[prefix + name] = values
     outages = engine.outages
     header = {
@@ -102,7 +102,7 @@ def load_engine(body: bytes, config: FactorConfig, where: str,
         book.market = MarketCarry.from_arrays(mine)
         book.positioning.restore(mine)
         book.lookback.restore(mine)
-        book.rolling.values, book.rolling.seen = mine["rolling_values"], mine["rolling_seen"]
+        book.rolling.restore(mine["rolling_values"], mine["rolling_seen"])
     engine.outages.open = {key: _from_outage(o) for key, o in header["outages"]["open"].items()}
     engine.outages.finished = [_from_outage(o) for o in header["outages"]["finished"]]
     return engine, header["notes"]

@@ -15,7 +15,8 @@ so any batching gives the same bits:
 - exceedances: a 0 never exceeds a quantile of non-negative values; a non-zero value needs its
   window only when the quantile reaches past the window's zeros.
 
-An instrument's last `max window` values and its number of rows so far are its state.
+An instrument's non-zero values among its last `max window` rows and its number of rows so far
+are its state; the zeros are never stored nor built.
 """
 
 from __future__ import annotations
@@ -27,22 +28,47 @@ from .quantiles import SliceQuantiles, row_quantiles
 
 CHUNK_ROWS = 8192  # rows whose windows are gathered at once (bounds the temporary matrix)
 INDEX_COST = 16  # building a wavelet matrix costs about this many comparisons per indexed value
+DENSE_RATIO = 8  # up to this many extended values per row, a close tabulates them (see `_Series`)
 
 
 class RollingState:
-    """Per instrument id: the last `depth` values of each series (oldest first) and rows closed."""
+    """Per instrument id: its rows closed so far (`seen`) and the non-zero values among its last
+    `depth` rows of each series. Most values are 0 (an empty bar), so only the others are kept:
+    a close costs what its instruments' non-zero values cost, not instruments times `depth`.
+
+    One entry per value: `series`, `inst`, `row` (the instrument's row number, from 0), `value`.
+    """
 
     def __init__(self, n_series: int, depth: int) -> None:
+        self.n_series = n_series
         self.depth = depth
-        self.values = np.zeros((0, depth, n_series))  # right-aligned: the newest value is [:, -1]
         self.seen = np.zeros(0, np.int64)
+        self.series = np.empty(0, np.int64)
+        self.inst = np.empty(0, np.int64)
+        self.row = np.empty(0, np.int64)
+        self.value = np.empty(0)
 
     def grow(self, n: int) -> None:
         """Room for `n` instruments."""
         extra = n - len(self.seen)
         if extra > 0:
-            self.values = np.concatenate([self.values, np.zeros((extra, *self.values.shape[1:]))])
             self.seen = np.append(self.seen, np.zeros(extra, np.int64))
+
+    def dense(self) -> np.ndarray:
+        """The last `depth` values of every instrument as (instrument, depth, series), the newest
+        at `[:, -1]` and zeros before an instrument's first row (the checkpoint's form)."""
+        out = np.zeros((len(self.seen), self.depth, self.n_series))
+        out[self.inst, self.depth - (self.seen[self.inst] - self.row), self.series] = self.value
+        return out
+
+    def restore(self, dense: np.ndarray, seen: np.ndarray) -> None:
+        """Undo `dense`."""
+        self.seen = seen
+        inst, slot, series = np.nonzero(dense)
+        real = slot >= self.depth - np.minimum(seen, self.depth)[inst]
+        inst, slot, series = inst[real], slot[real], series[real]
+        self.series, self.inst, self.value = series.astype(np.int64), inst.astype(np.int64), dense[inst, slot, series]
+        self.row = seen[inst] - self.depth + slot
 
 
 class _Frame:
@@ -53,11 +79,12 @@ class _Frame:
     stacked segment `k` is series `k // m`, instrument segment `k % m` of the `m` in the layout,
     and row `r` of series `c` is stacked row `c * n_rows + r`. Segment `k` starts at position
     `first[k]`, its rows at `row_begin[k]`: stacked row `r` of segment `k` is at `r + shift[k]`.
+    Positions only number the values: the extended series is never built (see `_Series`).
     """
 
     def __init__(self, layout: Layout, state: RollingState) -> None:
         self.state = state
-        n_series = state.values.shape[2]
+        n_series = state.n_series
         self.ids = layout.ids
         counts = np.diff(layout.first_row)
         seen = state.seen[self.ids]
@@ -65,10 +92,6 @@ class _Frame:
         first = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(held + counts, out=first[1:])
         self.length = int(first[-1])  # of one series
-        self.row_pos = np.arange(layout.n_rows) + np.repeat(first[:-1] + held - layout.first_row[:-1], counts)
-        self.history = self._slots(first[:-1], held)  # positions and state slots of the remembered values
-        kept = np.minimum(held + counts, state.depth)
-        self.tails = self._slots(first[1:] - kept, kept)  # ... and of the values the state keeps
         self.counts = counts
 
         def stacked(base: np.ndarray, step: int) -> np.ndarray:
@@ -79,27 +102,7 @@ class _Frame:
         self.seen = np.tile(seen, n_series)
         self.row_begin = self.first[:-1] + np.tile(held, n_series)
         self.shift = self.row_begin - self.first_row[:-1]
-
-    def _slots(self, begin: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Items `0 .. counts[j] - 1` from position `begin[j]` of every instrument segment `j`: their
-        positions, and the state slots (instrument, depth index) of the segment's last values."""
-        seg, offset = np.repeat(np.arange(len(counts)), counts), _offsets(counts)
-        return begin[seg] + offset, (self.ids[seg], self.state.depth - counts[seg] + offset)
-
-    def extend(self, values: list[np.ndarray]) -> np.ndarray:
-        """The extended series: per segment, the remembered values, then the rows' `values`."""
-        ext = np.empty((len(values), self.length))
-        positions, slot = self.history
-        ext[:, positions] = self.state.values[slot].T
-        for column, rows in enumerate(values):
-            ext[column, self.row_pos] = rows
-        return ext.ravel()
-
-    def remember(self, ext: np.ndarray) -> None:
-        """Keep each instrument's last `depth` values and count its rows."""
-        positions, slot = self.tails
-        self.state.values[slot] = ext.reshape(-1, self.length)[:, positions].T
-        self.state.seen[self.ids] += self.counts
+        self.first_held_row = np.tile(seen - held, n_series)  # the row number at `first[k]`
 
     def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in the extended series, rows of the instrument before it) of each of `rows`."""
@@ -114,21 +117,71 @@ class _Frame:
 
 
 class _Series:
-    """The stacked series of a close: extended values and where the non-zero values are."""
+    """The stacked series of a close: its rows' values, and the positions and values of the
+    non-zero values of the extended series (remembered ones and the rows'). Every other value of
+    the extended series is 0."""
 
     def __init__(self, frame: _Frame, values: list[np.ndarray]) -> None:
         self.frame = frame
         self.values = np.concatenate(values)
-        self.ext = frame.extend(values)
-        is_nonzero = self.ext != 0
-        self.nonzero = np.flatnonzero(is_nonzero)  # positions of the non-zero values
-        self.before = np.zeros(len(self.ext) + 1, np.int64)  # [p]: non-zero values before position p
-        np.cumsum(is_nonzero, out=self.before[1:])
-        self.nonzero_values = self.ext[self.nonzero]
-        seg = np.searchsorted(frame.first, self.nonzero, side="right") - 1
-        self.nonzero_seg = seg
-        is_row = self.nonzero >= frame.row_begin[seg]
-        self.nonzero_rows = self.nonzero[is_row] - frame.shift[seg[is_row]]  # rows with a non-zero value
+        state = frame.state
+        m = len(frame.ids)
+        segment_of = np.full(len(state.seen), -1)
+        segment_of[frame.ids] = np.arange(m)
+        j = segment_of[state.inst]
+        mine = j >= 0
+        self._others = ~mine  # remembered values of instruments not in this close
+        k = state.series[mine] * m + j[mine]
+        remembered = frame.first[k] + state.row[mine] - frame.first_held_row[k]
+        self.nonzero_rows = np.flatnonzero(self.values)  # rows with a non-zero value
+        position = np.concatenate([remembered, frame.locate(self.nonzero_rows)[0]])
+        value = np.concatenate([state.value[mine], self.values[self.nonzero_rows]])
+        total = int(frame.first[-1])
+        self._before: np.ndarray | None = None  # [p]: non-zero values before position p, for a long close
+        if total <= DENSE_RATIO * len(self.values):  # rows outnumber remembered values: tables are cheaper
+            flags = np.zeros(total, bool)
+            flags[position] = True
+            self.nonzero = np.flatnonzero(flags)
+            spread = np.zeros(total)
+            spread[position] = value
+            self.nonzero_values = spread[self.nonzero]
+            self._before = np.zeros(total + 1, np.int64)
+            np.cumsum(flags, out=self._before[1:])
+        else:  # a live close: a few non-zero values among many remembered zeros
+            order = np.argsort(position, kind="stable")
+            self.nonzero, self.nonzero_values = position[order], value[order]
+        self.nonzero_seg = np.searchsorted(frame.first, self.nonzero, side="right") - 1
+
+    def before(self, position: np.ndarray) -> np.ndarray:
+        """How many non-zero values lie before each position."""
+        if self._before is not None:
+            return self._before[position]
+        return np.searchsorted(self.nonzero, position, side="left")
+
+    def windows(self, end: np.ndarray, n: int) -> np.ndarray:
+        """The n values before each position of `end`, one row each (zeros filled in)."""
+        lo, hi = self.before(end - n), self.before(end)
+        out = np.zeros((len(end), n))
+        count = hi - lo
+        window = np.repeat(np.arange(len(end)), count)
+        index = np.repeat(lo, count) + _offsets(count)
+        out[window, self.nonzero[index] - (end[window] - n)] = self.nonzero_values[index]
+        return out
+
+    def remember(self) -> None:
+        """Keep the non-zero values of each instrument's last `depth` rows; count its rows."""
+        frame, state = self.frame, self.frame.state
+        m = len(frame.ids)
+        seg = self.nonzero_seg
+        inst = frame.ids[seg % m]
+        row = frame.first_held_row[seg] + self.nonzero - frame.first[seg]
+        keep = row >= state.seen[inst] + frame.counts[seg % m] - state.depth
+        others = self._others
+        state.series = np.concatenate([state.series[others], seg[keep] // m])
+        state.inst = np.concatenate([state.inst[others], inst[keep]])
+        state.row = np.concatenate([state.row[others], row[keep]])
+        state.value = np.concatenate([state.value[others], self.nonzero_values[keep]])
+        state.seen[frame.ids] += frame.counts
 
     def segment_starts(self) -> np.ndarray:
         """The first non-zero value of each segment that has one (no window crosses a segment)."""
@@ -152,8 +205,8 @@ class _Series:
         starts = starts[np.append(True, starts[1:] != starts[:-1]) & (starts < frame.n_rows)]
         lengths = np.diff(np.append(starts, frame.n_rows))
         position, prior = frame.locate(starts)
-        hi = self.before[position]
-        lo = np.where(prior >= n, self.before[np.maximum(position - n, 0)], -1)
+        hi = self.before(position)
+        lo = np.where(prior >= n, self.before(np.maximum(position - n, 0)), -1)
         return starts, lengths, lo, hi
 
     def run_of(self, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -187,7 +240,7 @@ def rolling_columns(series: list[np.ndarray], names: tuple[str, ...], layout: La
     for w, q, suffix in exceedance:
         exq = _exceedance(stacked, w, q)
         out.update({f"{name}_{suffix}": exq[i * n:(i + 1) * n] for i, name in enumerate(names)})
-    frame.remember(stacked.ext)
+    stacked.remember()
     return out
 
 
@@ -239,14 +292,13 @@ def _ranks(series: _Series, n: int) -> np.ndarray:
     rows, position = series.valid_nonzero_rows(n - 1)
     if len(rows) * (n - 1) <= INDEX_COST * len(series.nonzero_values):  # few rows (a live close): compare
         for begin in range(0, len(rows), CHUNK_ROWS):
-            at = position[begin:begin + CHUNK_ROWS]
-            window = np.lib.stride_tricks.sliding_window_view(series.ext, n - 1)[at - (n - 1)]
-            x = series.ext[at][:, None]
+            window = series.windows(position[begin:begin + CHUNK_ROWS], n - 1)
+            x = series.values[rows[begin:begin + CHUNK_ROWS]][:, None]
             below, tied = (window < x).sum(axis=1), (window == x).sum(axis=1) + 1.0
             pct[rows[begin:begin + CHUNK_ROWS]] = (below + (tied + 1) / 2) / n
     else:  # many rows: one wavelet matrix over the non-zero values counts below and equal for all
-        lo = series.before[position - (n - 1)]
-        hi = series.before[position]  # also the index of the row's own non-zero value
+        lo = series.before(position - (n - 1))
+        hi = series.before(position)  # also the index of the row's own non-zero value
         index = SliceQuantiles(series.nonzero_values, series.segment_starts())
         below_x, at_most_x = index.rank_bounds()
         smaller = index.count_below(lo, hi, below_x[hi])
@@ -266,12 +318,12 @@ def _exceedance(series: _Series, w: int, q: float) -> np.ndarray:
     reach = min(int(np.floor(virtual)) + 1, w - 1)  # the highest sorted index the threshold uses
     out = np.zeros(series.frame.n_rows)
     rows, position = series.valid_nonzero_rows(w)
-    count = series.before[position] - series.before[position - w]
+    count = series.before(position) - series.before(position - w)
     threshold = np.zeros(len(rows))
     needed = np.flatnonzero(w - count <= reach)
     for begin in range(0, len(needed), CHUNK_ROWS):
         chunk = needed[begin:begin + CHUNK_ROWS]
-        window = np.sort(np.lib.stride_tricks.sliding_window_view(series.ext, w)[position[chunk] - w], axis=1)
+        window = np.sort(series.windows(position[chunk], w), axis=1)
         threshold[chunk] = row_quantiles(window, np.full(len(chunk), w), q)
     out[rows] = series.values[rows] > threshold
     out[series.frame.early(w)] = np.nan
