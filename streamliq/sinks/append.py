@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ..engine.block import RowBlock
 from ..errors import InputError
-from ..rows import arrow_schema, row_to_json, to_arrow
+from ..rows import arrow_schema, rows_to_json, to_arrow
 from .files import PARQUET_OPTIONS, csv_text, output_format
 
 PART_SECONDS = 3600
@@ -59,7 +59,7 @@ class AppendingFileSink:
             return
         self.rows_written += len(rows)
         if self.format == "jsonl":
-            self._handle.write("".join(row_to_json(row) + "\n" for row in rows))
+            self._handle.write("".join(line + "\n" for line in rows_to_json(rows)))
         elif self.format == "csv":
             self._handle.write(csv_text(to_arrow(rows, self.schema)))
         else:

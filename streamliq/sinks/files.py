@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ..engine.block import RowBlock
 from ..errors import InputError
-from ..rows import arrow_schema, row_to_json, to_arrow
+from ..rows import arrow_schema, rows_to_json, to_arrow
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
 # Rows per Parquet row group at least: a paced source (serve) hands over chunks of a few
@@ -83,7 +83,7 @@ class FileSink:
         """Add rows: a block, or dicts (written in row groups of at least `ROW_GROUP`)."""
         self.rows_written += len(rows)
         if self.format == "jsonl":
-            self._handle.write("".join(row_to_json(row) + "\n" for row in rows))
+            self._handle.write("".join(line + "\n" for line in rows_to_json(rows)))
             return
         if len(rows):
             self._buffer.append(rows)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..engine.freq import parse_freq
 from ..errors import InputError
-from ..rows import row_to_json
+from ..rows import rows_to_json
 from .chunk import RowChunk
 
 Key = tuple[str, str, str]  # (exchange, symbol, freq)
@@ -92,6 +92,14 @@ class _Stored:
     def entry(self, index: int) -> RingEntry:
         return RingEntry(self, int(index))
 
+    def encode(self, indices: list[int]) -> None:
+        """Make the frames of rows `indices` not made yet, together (see `rows_to_json`)."""
+        missing = [i for i in dict.fromkeys(indices) if i not in self.frames]
+        if missing:
+            rows = self.rows.block if self.rows.block is not None else self.rows.dicts()
+            for i, text in zip(missing, rows_to_json(rows, np.array(missing, np.int64)), strict=True):
+                self.frames[i] = text_frame(text)
+
 
 class RingEntry:
     """One row of a ring: its arrival number, bar times, and its WebSocket frame (made on first use,
@@ -119,10 +127,10 @@ class RingEntry:
     @property
     def frame(self) -> bytes:
         """The row's JSON as a WebSocket text frame."""
-        frames = self.stored.frames
-        frame = frames.get(self.index)
+        frame = self.stored.frames.get(self.index)
         if frame is None:
-            frame = frames[self.index] = text_frame(row_to_json(self.stored.rows.row(self.index)))
+            self.stored.encode([self.index])
+            frame = self.stored.frames[self.index]
         return frame
 
     @property
@@ -130,6 +138,17 @@ class RingEntry:
         """The row's JSON (UTF-8), without the frame header."""
         size = self.frame[1] & 0x7F
         return self.frame[2 if size < 126 else 4 if size == 126 else 10:]
+
+
+def make_frames(entries: Iterable[RingEntry]) -> list[RingEntry]:
+    """`entries`, their frames made chunk by chunk (many rows of a chunk at once is cheaper)."""
+    entries = list(entries)
+    by_chunk: dict[int, tuple[_Stored, list[int]]] = {}
+    for entry in entries:
+        by_chunk.setdefault(id(entry.stored), (entry.stored, []))[1].append(entry.index)
+    for stored, indices in by_chunk.values():
+        stored.encode(indices)
+    return entries
 
 
 class _Span:

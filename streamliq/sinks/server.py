@@ -27,7 +27,7 @@ from ..rows import format_time
 from ..telemetry import Metrics
 from .chunk import RowChunk
 from .fanout import Sink
-from .ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE, RowFilter, RowRing
+from .ring import DEFAULT_CLIENT_QUEUE, DEFAULT_RING_SIZE, RowFilter, RowRing, make_frames
 from .ws_client import GOING_AWAY_CODE, WsClient
 
 log = logging.getLogger("streamliq.server")
@@ -108,7 +108,9 @@ class RowServer(Sink):
         if not self.clients:
             self.ring.store(rows)
             return
-        for key, entry in self.ring.add(rows):
+        wanted = [(key, entry) for key, entry in self.ring.add(rows) if any(c.wants(key) for c in self.clients)]
+        make_frames(entry for _, entry in wanted)
+        for key, entry in wanted:
             for client in self.clients:
                 if client.wants(key) and not client.offer(entry.frame, rows.serial):
                     self.metrics.ws_cutoffs.inc()
@@ -148,13 +150,13 @@ class RowServer(Sink):
         return web.json_response(body)
 
     async def _latest(self, request: web.Request) -> web.Response:
-        return _json_array(e.payload for e in self.ring.latest(_filter(request)))
+        return _json_array(e.payload for e in make_frames(self.ring.latest(_filter(request))))
 
     async def _factors(self, request: web.Request) -> web.Response:
         where = _filter(request)
         after = _since(request.query.get("since"))
         limit = _limit(request.query.get("limit"))
-        return _json_array(e.payload for e in self.ring.since(where, after, limit))
+        return _json_array(e.payload for e in make_frames(self.ring.since(where, after, limit)))
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body, content_type = self.metrics.render(request.headers.get("Accept"))
@@ -195,7 +197,7 @@ class RowServer(Sink):
             raise InputError(f"backfill must be a whole number of rows per key from 0 to {self.ring.size} "
                              f"(got {backfill!r})")
         where = RowFilter.build(command.get("exchanges"), command.get("symbols"), command.get("freqs"))
-        client.subscribe(where, [e.frame for e in self.ring.backfill(where, backfill)])
+        client.subscribe(where, [e.frame for e in make_frames(self.ring.backfill(where, backfill))])
 
 
 def _filter(request: web.Request) -> RowFilter:
