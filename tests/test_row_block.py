@@ -1,5 +1,8 @@
 """RowBlock.concat keeps name columns as codes, also across an engine's growing label tables;
-blocks become the JSON rows `row_to_json` makes, a column at a time."""
+blocks become the JSON rows `row_to_json` makes, a column at a time; a block in a pending order
+reads like the taken rows."""
+
+import threading
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -80,3 +83,32 @@ def test_rows_to_json_writes_what_row_to_json_writes(data, n):
     assert rows_to_json(block) == expected
     some = np.array(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=n if n else 0)), np.int64)
     assert rows_to_json(block, some) == [expected[i] for i in some.tolist()]
+
+
+def test_a_block_in_a_pending_order_reads_like_the_taken_rows_from_any_thread():
+    rng = np.random.default_rng(5)
+    n = 2_000
+    symbols = _labels("AUSDT", "BUSDT", "CUSDT")
+    names = ["exchange", "symbol", "freq", "bar_start", "count_long", "gap", "all_notional_z24"]
+    source = RowBlock(names, {"bar_start": rng.integers(0, 10**12, n), "count_long": rng.integers(0, 9, n),
+                              "gap": rng.random(n) < 0.1, "all_notional_z24": rng.normal(size=n)},
+                      {"exchange": (np.zeros(n, np.int32), _labels("x")),
+                       "symbol": (rng.integers(0, 3, n).astype(np.int32), symbols),
+                       "freq": (np.zeros(n, np.int32), _labels("5m"))})
+    order = rng.permutation(n)
+    eager, lazy = source.take(order), source.in_order(order)
+    assert len(lazy) == n
+    readers = [threading.Thread(target=lambda: [lazy[name] for name in reversed(names)]) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    chunk = lazy.take(slice(100, 300))  # taken while other threads gather columns
+    for reader in readers:
+        reader.join()
+    assert lazy.to_dicts() == eager.to_dicts()
+    assert chunk.to_dicts() == eager.take(slice(100, 300)).to_dicts()
+    pending = source.in_order(order)
+    for index in (slice(5, 50), np.arange(0, n, 7), rng.random(n) < 0.3):
+        assert pending.take(index).to_dicts() == eager.take(index).to_dicts()
+    assert np.array_equal(pending.coded("symbol")[0], eager.coded("symbol")[0])
+    assert RowBlock.concat([pending, source.in_order(order[:10])], names).to_dicts() == \
+        RowBlock.concat([eager, source.take(order[:10])], names).to_dicts()

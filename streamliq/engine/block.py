@@ -27,33 +27,54 @@ class RowBlock:
     A name column may be given as codes into a table of labels (`coded`): the engine knows
     each row's instrument id, and a writer turns codes into an Arrow dictionary without
     touching a Python string per row. Its object array is made on first access.
+
+    A block may also hold its rows in a pending order (`in_order`): each column is gathered on
+    first access, so that a writer thread, not the engine, pays for putting a close in the
+    output order, while the engine closes the next bars.
     """
 
-    __slots__ = ("_codes", "_columns", "names")
+    __slots__ = ("_codes", "_columns", "_order", "_pending", "names")
 
     def __init__(self, names: list[str], columns: dict[str, np.ndarray],
                  coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.names = names
         self._columns = columns
         self._codes = coded or {}
+        self._pending: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]] = {}  # columns before `_order`
+        self._order: np.ndarray | None = None
 
     @classmethod
     def empty(cls, names: list[str]) -> RowBlock:
         """A block of no rows with the dtypes of `names` (see `column_dtype`)."""
         return cls(names, {name: np.empty(0, column_dtype(name)) for name in names})
 
+    def in_order(self, order: np.ndarray) -> RowBlock:
+        """The rows in `order` (like `take`), each column gathered when first used."""
+        block = RowBlock(self.names, {}, {})
+        block._pending = {**self._columns, **self._codes}  # a name column's codes stand for it
+        block._order = order
+        return block
+
     @property
     def columns(self) -> dict[str, np.ndarray]:
         """Every column by name (coded name columns made into object arrays now)."""
-        for name in self._codes:
+        for name in self.names:
             self[name]
         return self._columns
 
     def coded(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(codes, labels) of a name column given as codes (`labels[codes]` is the column), or None."""
-        return self._codes.get(name)
+        coded = self._codes.get(name)
+        if coded is None:
+            pending = self._pending.get(name)
+            if isinstance(pending, tuple):
+                coded = self._codes[name] = (pending[0][self._order], pending[1])
+                self._pending.pop(name, None)
+        return coded
 
     def __len__(self) -> int:
+        if self._order is not None:
+            return len(self._order)
         if not self.names:
             return 0
         name = self.names[0]
@@ -61,17 +82,28 @@ class RowBlock:
 
     def __getitem__(self, name: str) -> np.ndarray:
         values = self._columns.get(name)
-        if values is None and name in self._codes:
-            codes, labels = self._codes[name]
-            values = self._columns[name] = labels[codes]
+        if values is None:
+            pending = self._pending.get(name)
+            if pending is not None and not isinstance(pending, tuple):  # gathered once; a racing
+                values = self._columns[name] = pending[self._order]  # thread may gather it too
+                self._pending.pop(name, None)
+            elif self.coded(name) is not None:
+                codes, labels = self._codes[name]
+                values = self._columns[name] = labels[codes]
+            else:  # another thread gathered it meanwhile
+                values = self._columns.get(name)
         if values is None:
             raise KeyError(name)
         return values
 
     def take(self, index: np.ndarray | slice) -> RowBlock:
         """The selected rows (a boolean mask, an index array or a slice)."""
-        return RowBlock(self.names, {name: values[index] for name, values in self._columns.items()},
-                        {name: (codes[index], labels) for name, (codes, labels) in self._codes.items()})
+        block = RowBlock(self.names, {name: values[index] for name, values in self._columns.copy().items()},
+                         {name: (codes[index], labels) for name, (codes, labels) in self._codes.copy().items()})
+        if self._order is not None:  # columns not gathered yet stay so: only the order is taken
+            block._pending = self._pending.copy()  # copies are atomic: a writer thread may be gathering
+            block._order = self._order[index]
+        return block
 
     def to_dicts(self) -> list[dict]:
         """The rows as dicts of Python values, keyed in column order (bar times as int µs)."""

@@ -132,4 +132,4 @@ class BarEngine:
         block = RowBlock.concat(blocks, self.columns)
         # each block holds its instruments in rank order, bars ascending, and the blocks come in
         # frequency order: a stable sort by bar_end alone gives (bar_end, frequency, rank)
-        return block.take(np.argsort(block["bar_end"], kind="stable"))
+        return block.in_order(np.argsort(block["bar_end"], kind="stable"))  # gathered by whoever reads it
