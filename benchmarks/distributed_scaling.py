@@ -17,8 +17,12 @@ Synthetic data
     Per symbol and UTC day: ``--trades`` trades, one ``derivative_ticker`` row every 5 s and
     about 2,000 liquidations; liquidations of all symbols go to one grouped
     ``..._liquidations_<day>_PERPETUALS.csv.gz`` file per day (the layout Tardis serves), ticker
-    and trades to per-symbol files. Arrival is exchange time plus 5-80 ms. Seeded; cached under
-    ``--data-root`` (regenerated when the parameters change).
+    and trades to per-symbol files. Arrival is exchange time plus 5-80 ms, and a file holds the
+    UTC day of ``local_timestamp``, as Tardis splits them: exchange times stop 80 ms before
+    midnight. (Version 3 of the data let events of one day's files arrive just after midnight,
+    which made every partitioned task replay its symbols a second time to reproduce the single
+    process's clock; real files never need that.) Seeded; cached under ``--data-root``
+    (regenerated when the parameters change).
 
 How to run
     python benchmarks/distributed_scaling.py                     # 16 symbols, 2 days
@@ -47,12 +51,13 @@ FIRST_DAY_US = 1_735_689_600_000_000  # 2025-01-01 00:00 UTC
 DAY_US = 86_400_000_000
 TICKER_EVERY_US = 5_000_000
 LIQUIDATIONS_PER_DAY = 2_000
+MAX_DELAY_US = 80_000  # arrival is exchange time plus 5-80 ms
 
 
 def generate(root: Path, symbols: int, days: int, trades: int, seed: int = 1) -> int:
     """Write the data set under `root` (unless it is there already); return its event count."""
     manifest = root / "manifest.json"
-    wanted = {"symbols": symbols, "days": days, "trades": trades, "seed": seed, "version": 3}
+    wanted = {"symbols": symbols, "days": days, "trades": trades, "seed": seed, "version": 4}
     if manifest.exists() and json.loads(manifest.read_text())["params"] == wanted:
         return json.loads(manifest.read_text())["events"]
     shutil.rmtree(root, ignore_errors=True)
@@ -73,14 +78,15 @@ def generate(root: Path, symbols: int, days: int, trades: int, seed: int = 1) ->
                 "funding_rate": np.full(len(ticker_ts), 1e-4), "predicted_funding_rate": None,
                 "open_interest": 1e6 + np.cumsum(rng.normal(0, 50, len(ticker_ts))), "last_price": mark,
                 "index_price": mark * (1 + rng.normal(0, 1e-4, len(ticker_ts))), "mark_price": mark}))
-            trade_ts = np.sort(rng.integers(start, start + DAY_US, trades))
+            last = start + DAY_US - MAX_DELAY_US  # files hold the UTC day of local_timestamp, as Tardis'
+            trade_ts = np.sort(rng.integers(start, last, trades))
             _write(root / f"{EXCHANGE}_trades_{stamp}_{name}.csv.gz", _arrive(rng, {
                 "exchange": EXCHANGE, "symbol": name, "timestamp": trade_ts, "id": None,
                 "side": rng.choice(["buy", "sell"], trades), "price": price0 * (1 + rng.normal(0, 1e-3, trades)),
                 "amount": rng.lognormal(0, 1, trades)}))
             n = int(rng.poisson(LIQUIDATIONS_PER_DAY))
             liquidations.append(_arrive(rng, {
-                "exchange": EXCHANGE, "symbol": name, "timestamp": np.sort(rng.integers(start, start + DAY_US, n)),
+                "exchange": EXCHANGE, "symbol": name, "timestamp": np.sort(rng.integers(start, last, n)),
                 "id": None, "side": rng.choice(["buy", "sell"], n), "price": price0 * (1 + rng.normal(0, 2e-3, n)),
                 "amount": rng.lognormal(0, 1.2, n)}))
             events += len(ticker_ts) + trades + n
@@ -93,7 +99,7 @@ def generate(root: Path, symbols: int, days: int, trades: int, seed: int = 1) ->
 def _arrive(rng: np.random.Generator, columns: dict) -> pa.Table:
     """The columns as a table with `local_timestamp` (exchange time + 5-80 ms), in arrival order."""
     n = len(columns["timestamp"])
-    arrival = columns["timestamp"] + rng.integers(5_000, 80_000, n)
+    arrival = columns["timestamp"] + rng.integers(5_000, MAX_DELAY_US, n)
     order = np.argsort(arrival, kind="stable")
     names = list(columns)
     names.insert(names.index("timestamp") + 1, "local_timestamp")
