@@ -40,6 +40,9 @@ OKX_BTC = ('{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"
 OKX_CELO = ('{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0",'
             '"bkPx":"0.09583","ccy":"","posSide":"short","side":"buy","sz":"19979","ts":"1791565462608"}],'
             '"instFamily":"CELO-USDT","instId":"CELO-USDT-SWAP","instType":"SWAP","uly":"CELO-USDT"}]}')
+# frames arrive after their exchange times (a time more than a day past its arrival is absurd)
+ARRIVAL = 1_791_600_000_000_000
+T0 = 1_791_565_600_000  # ms
 
 
 def normalize(name: str, *frames: str, specs: tuple[InstrumentSpec, ...] = (), connection: str = "c0.1"):
@@ -48,7 +51,7 @@ def normalize(name: str, *frames: str, specs: tuple[InstrumentSpec, ...] = (), c
     normalizer = venue(name).normalizer(buffer, None, bad)
     normalizer.set_specs(specs)
     for i, text in enumerate(frames):
-        normalizer.frame(text, 1_000 + i, connection)
+        normalizer.frame(text, ARRIVAL + i, connection)
     out: dict[str, list[tuple]] = {}
     for batch in buffer.drain():
         columns = [c for c in batch._columns() if c not in ("instrument",)]
@@ -68,17 +71,17 @@ def test_bybit_all_liquidation_batch_inverts_the_position_side():
     events, bad = normalize("bybit", BYBIT_BTC, BYBIT_ADA)
     assert bad == {}
     assert sorted(events["liquidations"]) == sorted([
-        ("bybit", "BTCUSDT", 1791565600992000, 1000, SELL, 82396.9, 0.006),  # Buy = a long was liquidated
-        ("bybit", "BTCUSDT", 1791565601058000, 1000, SELL, 82394.3, 0.038),
-        ("bybit", "ADAUSDT", 1786014946933000, 1001, BUY, 0.1915, 13248.0),
+        ("bybit", "BTCUSDT", 1791565600992000, ARRIVAL, SELL, 82396.9, 0.006),  # Buy = a long was liquidated
+        ("bybit", "BTCUSDT", 1791565601058000, ARRIVAL, SELL, 82394.3, 0.038),
+        ("bybit", "ADAUSDT", 1786014946933000, ARRIVAL + 1, BUY, 0.1915, 13248.0),
     ])
 
 
 def test_bybit_inverse_sizes_are_usd_and_need_the_spec():
-    frame = json.dumps({"topic": "allLiquidation.BTCUSD", "type": "snapshot", "ts": 2, "data": [
-        {"T": 1, "s": "BTCUSD", "S": "Sell", "v": "1000", "p": "50000"}]})
+    frame = json.dumps({"topic": "allLiquidation.BTCUSD", "type": "snapshot", "ts": T0 + 2, "data": [
+        {"T": T0 + 1, "s": "BTCUSD", "S": "Sell", "v": "1000", "p": "50000"}]})
     events, bad = normalize("bybit", frame, specs=(spec("bybit", "BTCUSD", "BTC", "inverse", 1.0),))
-    assert events["liquidations"] == [("bybit", "BTCUSD", 1000, 1000, BUY, 50000.0, 0.02)]
+    assert events["liquidations"] == [("bybit", "BTCUSD", (T0 + 1) * 1000, ARRIVAL, BUY, 50000.0, 0.02)]
     _, bad = normalize("bybit", frame)
     assert bad == {"no contract spec for BTCUSD": 1}
 
@@ -91,9 +94,31 @@ def test_bybit_ticker_snapshot_and_delta_carry_only_what_they_hold():
     events, bad = normalize("bybit", snapshot, delta, volume_only)
     assert bad == {}
     first, second = events["derivative_ticker"]
-    assert first == ("bybit", "BTCUSDT", 1_700_000_000_000_000, 1000, 80000.5, 80001.0, 80000.0, -0.0001, 1234.5)
-    assert second[:5] == ("bybit", "BTCUSDT", 1_700_000_000_100_000, 1001, 80002.0)
+    assert first == ("bybit", "BTCUSDT", 1_700_000_000_000_000, ARRIVAL, 80000.5, 80001.0, 80000.0, -0.0001,
+                     1234.5)
+    assert second[:5] == ("bybit", "BTCUSDT", 1_700_000_000_100_000, ARRIVAL + 1, 80002.0)
     assert all(math.isnan(v) for v in second[5:])
+
+
+def test_a_ticker_message_with_a_bad_field_leaves_the_mark_price_as_it_was():
+    """Inverse open interest is converted at the last mark price; a message rejected for any of
+    its fields must not have moved that mark (Bybit and OKX)."""
+    inverse = (spec("bybit", "BTCUSD", "BTC", "inverse", 1.0),)
+    good = json.dumps(ticker_message("BTCUSD", T0, markPrice="50000"))
+    bad_index = json.dumps(ticker_message("BTCUSD", T0 + 1, markPrice="99999", indexPrice="abc"))
+    interest = json.dumps(ticker_message("BTCUSD", T0 + 2, "delta", openInterest="1000000"))
+    events, bad = normalize("bybit", good, bad_index, interest, specs=inverse)
+    assert bad == {"bad number in tickers.indexPrice": 1}
+    assert events["derivative_ticker"][-1][-1] == 20.0  # 1,000,000 USD at 50,000, not at 99,999
+
+    def okx(channel: str, inst: str, **fields) -> str:
+        return json.dumps({"arg": {"channel": channel, "instId": inst}, "data": [{"instId": inst, **fields}]})
+    inverse = (spec("okex-swap", "BTC-USD-SWAP", "BTC", "inverse", 100.0),)
+    events, bad = normalize("okx", okx("mark-price", "BTC-USD-SWAP", markPx="50000", ts=str(T0)),
+                            okx("mark-price", "BTC-USD-SWAP", markPx="99999", ts="soon"),
+                            okx("open-interest", "BTC-USD-SWAP", oi="10", ts=str(T0 + 2)), specs=inverse)
+    assert bad == {"bad time in mark-price.ts": 1}
+    assert events["derivative_ticker"][-1][-1] == pytest.approx(10 * 100 / 50000)
 
 
 def test_okx_liquidations_keep_the_order_side_and_count_contracts_times_ct_val():
@@ -103,8 +128,8 @@ def test_okx_liquidations_keep_the_order_side_and_count_contracts_times_ct_val()
     events, bad = normalize("okx", backlog, OKX_BTC, OKX_CELO, specs=specs)
     assert bad == {}
     assert events["liquidations"] == [
-        ("okex-swap", "BTC-USDT-SWAP", 1791565600771000, 1001, SELL, 82655.7, pytest.approx(0.0855)),
-        ("okex-swap", "CELO-USDT-SWAP", 1791565462608000, 1002, BUY, 0.09583, 199790.0),
+        ("okex-swap", "BTC-USDT-SWAP", 1791565600771000, ARRIVAL + 1, SELL, 82655.7, pytest.approx(0.0855)),
+        ("okex-swap", "CELO-USDT-SWAP", 1791565462608000, ARRIVAL + 2, BUY, 0.09583, 199790.0),
     ]  # the first push after subscribing (the backlog) is dropped, as tardis-node does
 
 
@@ -131,15 +156,15 @@ def test_okx_inverse_contracts_are_usd_face_values_and_unknown_specs_are_named()
 
 def test_okx_ticker_channels_each_carry_their_field():
     specs = (spec("okex-swap", "BTC-USDT-SWAP", "BTC", "linear", 0.01),)
-    frames = [json.dumps(channel_message("mark-price", "BTC-USDT-SWAP", 10, markPx="80000")),
-              json.dumps(channel_message("index-tickers", "BTC-USDT", 11, idxPx="80001")),
-              json.dumps(channel_message("funding-rate", "BTC-USDT-SWAP", 12, fundingRate="0.0002")),
-              json.dumps(channel_message("open-interest", "BTC-USDT-SWAP", 13, oi="25000", oiCcy="250")),
-              json.dumps(channel_message("tickers", "BTC-USDT-SWAP", 14, last="79999"))]
+    frames = [json.dumps(channel_message("mark-price", "BTC-USDT-SWAP", T0 + 10, markPx="80000")),
+              json.dumps(channel_message("index-tickers", "BTC-USDT", T0 + 11, idxPx="80001")),
+              json.dumps(channel_message("funding-rate", "BTC-USDT-SWAP", T0 + 12, fundingRate="0.0002")),
+              json.dumps(channel_message("open-interest", "BTC-USDT-SWAP", T0 + 13, oi="25000", oiCcy="250")),
+              json.dumps(channel_message("tickers", "BTC-USDT-SWAP", T0 + 14, last="79999"))]
     events, bad = normalize("okx", *frames, specs=specs)
     assert bad == {}
     rows = events["derivative_ticker"]
-    assert [r[:3] for r in rows] == [("okex-swap", "BTC-USDT-SWAP", t * 1000) for t in range(10, 15)]
+    assert [r[:3] for r in rows] == [("okex-swap", "BTC-USDT-SWAP", (T0 + t) * 1000) for t in range(10, 15)]
     values = [[v for v in r[4:] if not math.isnan(v)] for r in rows]
     assert values == [[80000.0], [80001.0], [0.0002], [250.0], [79999.0]]  # open interest: 25,000 x 0.01 BTC
 
@@ -306,12 +331,12 @@ def test_a_rotated_okx_socket_whose_backlog_equals_an_old_frame_still_drops_only
     from streamliq.live.core import LiveCore
 
     core = LiveCore(BarEngine(FactorConfig.build(freq="1m")))
-    core.apply({"t": 1, "k": "start", "venues": {"okx": ["BTC-USDT-SWAP"]}})
+    core.apply({"t": ARRIVAL + 1, "k": "start", "venues": {"okx": ["BTC-USDT-SWAP"]}})
     core.venue_normalizer("okx").set_specs([spec("okex-swap", "BTC-USDT-SWAP", "BTC", "linear", 0.01)])
     later = OKX_BTC.replace("1791565600771", "1791565600999")
     for t, socket, text in ((2, "okx.c0.1", "{}"), (3, "okx.c0.1", OKX_BTC), (4, "okx.c0.2", OKX_BTC),
                             (5, "okx.c0.2", later), (6, "okx.c0.1", later)):
-        core.apply({"t": t, "k": "ws", "c": socket, "v": "okx", "m": text})
+        core.apply({"t": ARRIVAL + t, "k": "ws", "c": socket, "v": "okx", "m": text})
     # c0.1: "{}" is not a liquidation push, OKX_BTC is its first push (dropped); c0.2's backlog
     # equals it (a duplicate, still its first push); `later` is new (kept once, then a duplicate)
     assert core.duplicates == 2

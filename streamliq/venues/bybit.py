@@ -23,6 +23,21 @@ Normalization (tardis-node's `BybitV5AllLiquidationsMapper` and friends):
 Units (FACTORS.md 9): linear sizes and open interest are coins already (contract value 1); inverse
 ones are USD (face value 1), turned into coins at the liquidation/trade price, and open interest
 at the last mark price.
+
+Bad input is counted by kind (the connection's BadInputCounter) and skipped; the feed never stops
+on it. The unit is the smallest part that is bad:
+
+- a frame that is not JSON, not an object, has no topic (and is no `op`/`success` reply), has an
+  unknown topic, or an `allLiquidation`/`publicTrade` frame whose `data` is not a list: the whole
+  frame, counted once;
+- one `data[]` item of `allLiquidation`/`publicTrade` (not an object; a missing symbol, side,
+  price, size or time; a size < 0, a price <= 0, a non-finite number; a symbol not followed):
+  only that item is dropped and counted, once; the other items of the message, before and after
+  it, are kept. An item adds its event only once all of it was read, so a bad item adds nothing.
+
+Times are exchange milliseconds checked by `fields.exchange_time`: before 2017 or more than a day
+past the frame's arrival is an "absurd time", bad input like any other (such an event would hold
+a bar open for years, or not fit the engine's int64 microseconds at all).
 """
 
 from __future__ import annotations
@@ -32,7 +47,7 @@ from typing import Any
 
 from ..engine.events import BUY, SELL, UNKNOWN
 from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
-from .fields import Bad, base_per_unit, millis, number, optional_number, quantity
+from .fields import Bad, base_per_unit, each, exchange_time, number, optional_number, quantity, side
 from .specs import InstrumentSpec
 
 EXCHANGE = "bybit"
@@ -60,33 +75,31 @@ class BybitNormalizer(Normalizer):
             raise Bad("message without a topic")
         kind, _, _ = topic.partition(".")
         if kind == "allLiquidation":
-            for item in _items(message, "allLiquidation"):
-                self._liquidation(item, millis(item, "T", "allLiquidation.data"), "S", "p", "v", arrival)
+            each(_items(message, "allLiquidation"), "allLiquidation.data", self.bad,
+                 lambda item: self._liquidation(item, exchange_time(item, "T", "allLiquidation.data", arrival),
+                                                "S", "p", "v", arrival))
         elif kind == "liquidation":
             item = message.get("data")
             if not isinstance(item, dict):
                 raise Bad("liquidation without a data object")
-            self._liquidation(item, millis(message, "ts", "liquidation"), "side", "price", "size", arrival,
-                              symbol_key="symbol")
+            self._liquidation(item, exchange_time(message, "ts", "liquidation", arrival), "side", "price", "size",
+                              arrival, symbol_key="symbol")
         elif kind == "tickers":
             self._ticker(message, arrival)
         elif kind == "publicTrade":
-            for item in _items(message, "publicTrade"):
-                self._trade(item, arrival)
+            each(_items(message, "publicTrade"), "publicTrade.data", self.bad, lambda item: self._trade(item, arrival))
         else:
             raise Bad(f"unknown topic {topic[:40]!r}")
 
-    def _liquidation(self, item: dict, ts_ms: int, side_key: str, price_key: str, size_key: str, arrival: int,
+    def _liquidation(self, item: dict, ts: int, side_key: str, price_key: str, size_key: str, arrival: int,
                      symbol_key: str = "s") -> None:
         symbol = self.wanted(item.get(symbol_key), f"liquidation.{symbol_key}")
         if symbol is None:
             return
-        side = _POSITION_TO_ORDER_SIDE.get(item.get(side_key))
-        if side is None:
-            raise Bad(f"bad side in liquidation.{side_key}")
+        order_side = side(item, side_key, _POSITION_TO_ORDER_SIDE, "liquidation")
         price = number(item, price_key, "liquidation")
         amount = self._coins(symbol, quantity(item, size_key, "liquidation"), price)
-        self.buffer.add("liquidations", symbol, ts_ms * 1000, arrival, side, price, amount)
+        self.buffer.add("liquidations", symbol, ts, arrival, order_side, price, amount)
 
     def _ticker(self, message: dict, arrival: int) -> None:
         data = message.get("data")
@@ -95,17 +108,18 @@ class BybitNormalizer(Normalizer):
         symbol = self.wanted(data.get("symbol"), "tickers.data.symbol")
         if symbol is None:
             return
-        ts = millis(message, "ts", "tickers") * 1000
+        ts = exchange_time(message, "ts", "tickers", arrival)
         mark = optional_number(data, "markPrice", "tickers")
-        if mark == mark:
-            self.marks[symbol] = mark
         oi = optional_number(data, "openInterest", "tickers", positive=False)
-        if oi == oi and is_inverse(symbol):
-            if symbol not in self.marks:
-                raise Bad("inverse open interest before any mark price")
-            oi = self._coins(symbol, oi, self.marks[symbol])
         values = (mark, optional_number(data, "indexPrice", "tickers"), optional_number(data, "lastPrice", "tickers"),
                   optional_number(data, "fundingRate", "tickers", positive=False), oi)
+        known_mark = mark if mark == mark else self.marks.get(symbol)
+        if oi == oi and is_inverse(symbol):
+            if known_mark is None:
+                raise Bad("inverse open interest before any mark price")
+            values = (*values[:4], self._coins(symbol, oi, known_mark))
+        if mark == mark:  # only a message read to its end updates the mark
+            self.marks[symbol] = mark
         if all(v != v for v in values):
             return  # a delta of fields streamliq does not use
         self.buffer.add("derivative_ticker", symbol, ts, arrival, *values)
@@ -115,8 +129,9 @@ class BybitNormalizer(Normalizer):
         if symbol is None:
             return
         price = number(item, "p", "publicTrade")
-        self.buffer.add("trades", symbol, millis(item, "T", "publicTrade") * 1000, arrival,
-                        _TAKER_SIDES.get(item.get("S"), UNKNOWN), price,
+        taker = item.get("S")
+        self.buffer.add("trades", symbol, exchange_time(item, "T", "publicTrade", arrival), arrival,
+                        _TAKER_SIDES.get(taker, UNKNOWN) if isinstance(taker, str) else UNKNOWN, price,
                         self._coins(symbol, quantity(item, "v", "publicTrade"), price))
 
     def _coins(self, symbol: str, quantity: float, price: float) -> float:
@@ -126,9 +141,10 @@ class BybitNormalizer(Normalizer):
         return float(self.spec(symbol).base_amount(quantity, price))
 
 
-def _items(message: dict, where: str) -> list[dict]:
+def _items(message: dict, where: str) -> list:
+    """The message's `data` list (its items are read one by one by `each`), else Bad."""
     data = message.get("data")
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+    if not isinstance(data, list):
         raise Bad(f"{where} without a data list")
     return data
 

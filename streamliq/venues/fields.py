@@ -1,8 +1,15 @@
-"""Reading frame fields: numbers, times and unit multiples, with `Bad` for what cannot be read."""
+"""Reading frame fields: numbers, times, sides and unit multiples, with `Bad` for what cannot be
+read; `each` reads the items of a multi-item message one by one (a bad item is counted and
+dropped, the others are kept)."""
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..badinput import BadInputCounter
 
 NAN = math.nan
 EARLIEST_MS = 1_483_228_800_000  # 2017-01-01: an earlier exchange time is not derivatives market data
@@ -68,6 +75,15 @@ def millis(obj: dict, key: str, where: str) -> int:
     return result
 
 
+def side(obj: dict, key: str, sides: Mapping[str, int], where: str) -> int:
+    """A side field, one of the strings `sides` maps, else Bad (a list or an object is no side)."""
+    value = obj.get(key)
+    result = sides.get(value) if isinstance(value, str) else None
+    if result is None:
+        raise Bad(f"bad side in {where}.{key}")
+    return result
+
+
 def exchange_time(obj: dict, key: str, where: str, arrival: int) -> int:
     """An epoch-milliseconds field as µs; absurd times (before 2017, or a day past the arrival)
     are Bad, not events that would hold a bar open for years."""
@@ -75,6 +91,26 @@ def exchange_time(obj: dict, key: str, where: str, arrival: int) -> int:
     if result < EARLIEST_MS or result * 1000 > arrival + MAX_AHEAD_US:
         raise Bad(f"absurd time in {where}.{key}")
     return result * 1000
+
+
+def each(items: list, where: str, bad: BadInputCounter, read: Callable[[dict], None]) -> None:
+    """`read` every item of a message's list: an item that is not an object, or that `read` finds
+    Bad, is counted (one per item) and dropped; the items before and after it are kept. `read`
+    must add nothing to the buffer before it has read the whole item."""
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise Bad(f"{where} item is not an object")
+            read(item)
+        except Bad as exc:
+            bad.record(exc.kind, _item_sample(item))
+
+
+def _item_sample(item: Any) -> str:
+    try:
+        return sample(json.dumps(item, separators=(",", ":")))
+    except (TypeError, ValueError):
+        return sample(repr(item))
 
 
 def sample(text: str, limit: int = 200) -> str:

@@ -22,6 +22,25 @@ Channels (tardis-node's `okex` mappers):
   each (the others NaN, so they keep their last value). `ts` from the item, or the arrival time
   when an item has none (the Tardis rule for exchanges that give no time).
 - `trades` (`px`, `sz` contracts, taker `side`).
+
+Bad input is counted by kind (the connection's BadInputCounter) and skipped; the feed never stops
+on it. The unit is the smallest part that is bad:
+
+- a frame that is not JSON, not an object, has no `arg` object or no `data` list, or names an
+  unknown channel: the whole frame, counted once (`event` replies and notices are no data and
+  are not counted);
+- one `data[]` item (not an object; a missing or unfollowed `instId`, no `details` list, no
+  contract spec; for the ticker and trade channels a bad field): that item, with all its
+  details, is dropped and counted once; the other items are kept;
+- one `details[]` entry of `liquidation-orders` (not an object; a bad `side`, `bkPx`, `sz` or
+  `ts`): only that entry is dropped and counted once; the other entries of its item and the
+  other items, before and after it, are kept. An entry adds its event only once all of it was
+  read, so a bad entry adds nothing.
+
+The first push after a (re)subscription is dropped whatever it holds (it is not counted as bad).
+Times are exchange milliseconds checked by `fields.exchange_time`: before 2017 or more than a day
+past the frame's arrival is an "absurd time", bad input like any other (such an event would hold
+a bar open for years, or not fit the engine's int64 microseconds at all).
 """
 
 from __future__ import annotations
@@ -33,7 +52,7 @@ from ..badinput import BadInputCounter
 from ..engine.events import BUY, SELL, UNKNOWN
 from .base import LIQUIDATIONS, TICKER, TRADES, Control, KeepAlive, Limits, Normalizer, Venue
 from .buffer import EventBuffer
-from .fields import NAN, Bad, millis, number, quantity
+from .fields import NAN, Bad, each, exchange_time, number, quantity, side
 from .specs import InstrumentSpec
 
 EXCHANGE = "okex-swap"
@@ -74,7 +93,7 @@ class OkxNormalizer(Normalizer):
         if "event" in message:
             return  # a subscribe ack, an error reply or a notice
         arg, data = message.get("arg"), message.get("data")
-        if not isinstance(arg, dict) or not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        if not isinstance(arg, dict) or not isinstance(data, list):
             raise Bad("message without arg and data list")
         channel = arg.get("channel")
         if channel == "liquidation-orders":
@@ -82,14 +101,11 @@ class OkxNormalizer(Normalizer):
                 self.subscribed.add(connection)
                 self.first_pushes_dropped += 1
                 return
-            for item in data:
-                self._liquidations(item, arrival)
+            each(data, "liquidation-orders.data", self.bad, lambda item: self._liquidations(item, arrival))
         elif channel in _TICKER_FIELDS:
-            for item in data:
-                self._ticker(channel, item, arrival)
+            each(data, f"{channel}.data", self.bad, lambda item: self._ticker(channel, item, arrival))
         elif channel == "trades":
-            for item in data:
-                self._trade(item, arrival)
+            each(data, "trades.data", self.bad, lambda item: self._trade(item, arrival))
         else:
             raise Bad(f"unknown channel {str(channel)[:40]!r}")
 
@@ -101,14 +117,16 @@ class OkxNormalizer(Normalizer):
         if not isinstance(details, list):
             raise Bad("liquidation-orders without details")
         spec = self.spec(symbol)
-        for detail in details:
-            side = _SIDES.get(detail.get("side")) if isinstance(detail, dict) else None
-            if side is None:
-                raise Bad("bad side in liquidation-orders.details.side")
-            price = number(detail, "bkPx", "liquidation-orders.details")
-            amount = float(spec.base_amount(quantity(detail, "sz", "liquidation-orders.details"), price))
-            self.buffer.add("liquidations", symbol, millis(detail, "ts", "liquidation-orders.details") * 1000,
-                            arrival, side, price, amount)
+        each(details, "liquidation-orders.details", self.bad,
+             lambda detail: self._detail(symbol, spec, detail, arrival))
+
+    def _detail(self, symbol: str, spec: InstrumentSpec, detail: dict, arrival: int) -> None:
+        where = "liquidation-orders.details"
+        order_side = side(detail, "side", _SIDES, where)
+        price = number(detail, "bkPx", where)
+        amount = float(spec.base_amount(quantity(detail, "sz", where), price))
+        self.buffer.add("liquidations", symbol, exchange_time(detail, "ts", where, arrival), arrival, order_side,
+                        price, amount)
 
     def _ticker(self, channel: str, item: dict, arrival: int) -> None:
         inst = item.get("instId")
@@ -118,14 +136,14 @@ class OkxNormalizer(Normalizer):
             return
         key, position = _TICKER_FIELDS[channel]
         value = number(item, key, channel, positive=channel not in ("funding-rate", "open-interest"))
-        if channel == "mark-price":
+        ts = exchange_time(item, "ts", channel, arrival) if "ts" in item else arrival
+        if channel == "mark-price":  # only an item read to its end updates the mark
             self.marks[symbol] = value
         elif channel == "open-interest":
             spec = self.spec(symbol)
             if spec.kind == "inverse" and symbol not in self.marks:
                 raise Bad("inverse open interest before any mark price")
             value = float(spec.base_amount(value, self.marks.get(symbol, NAN)))
-        ts = millis(item, "ts", channel) * 1000 if "ts" in item else arrival
         self.buffer.add("derivative_ticker", symbol, ts, arrival, *(value if i == position else NAN for i in range(5)))
 
     def _trade(self, item: dict, arrival: int) -> None:
@@ -134,8 +152,9 @@ class OkxNormalizer(Normalizer):
             return
         price = number(item, "px", "trades")
         amount = float(self.spec(symbol).base_amount(quantity(item, "sz", "trades"), price))
-        self.buffer.add("trades", symbol, millis(item, "ts", "trades") * 1000, arrival,
-                        _SIDES.get(item.get("side"), UNKNOWN), price, amount)
+        taker = item.get("side")
+        self.buffer.add("trades", symbol, exchange_time(item, "ts", "trades", arrival), arrival,
+                        _SIDES.get(taker, UNKNOWN) if isinstance(taker, str) else UNKNOWN, price, amount)
 
 
 class Okx(Venue):
