@@ -26,6 +26,7 @@ from .features.aggregate import Aggregates, Members
 from .gaps import Outages
 
 NO_WATERMARK = int(np.iinfo(np.int64).min)
+LAZY_ORDER_ROWS = 200_000  # see `_close`
 
 
 class BarEngine:
@@ -132,4 +133,8 @@ class BarEngine:
         block = RowBlock.concat(blocks, self.columns)
         # each block holds its instruments in rank order, bars ascending, and the blocks come in
         # frequency order: a stable sort by bar_end alone gives (bar_end, frequency, rank)
-        return block.in_order(np.argsort(block["bar_end"], kind="stable"))  # gathered by whoever reads it
+        order = np.argsort(block["bar_end"], kind="stable")
+        # a close of up to LAZY_ORDER_ROWS rows is gathered by whoever reads it (a writer thread,
+        # while the engine closes the next bars); a longer one at once, before its source arrays
+        # and its gathered ones pile up in memory together (1m days: +12% time, +300 MB)
+        return block.in_order(order) if len(block) <= LAZY_ORDER_ROWS else block.take(order)
