@@ -24,9 +24,10 @@ from ..errors import InputError
 from ..rows import arrow_schema, rows_to_json, to_arrow
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
-# Rows per Parquet row group at least: a paced source (serve) hands over chunks of a few
-# thousand rows, and every group (and every Arrow batch in one) has a fixed encoding cost.
-ROW_GROUP = 65_536
+# Rows per Parquet row group at least: a source paced by a WebSocket client (serve) hands over
+# chunks of a few thousand rows, and every group (and every Arrow batch in one) has a fixed
+# encoding cost, so those are joined; the 50k-row chunks of an unpaced serve go alone, uncopied.
+ROW_GROUP = 32_768
 # zstd is smaller and faster than the default snappy on factor columns; dictionaries only pay
 # off on the name columns (a float column's dictionary is tried, then dropped, at a cost), and
 # min/max statistics only on the columns a reader filters row groups by (names and bar times).
