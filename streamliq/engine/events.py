@@ -8,6 +8,7 @@ Times are integer microseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -28,6 +29,13 @@ METRIC_ASOF_FIELDS = ("top_pos_ls_ratio", "top_acct_ls_ratio", "global_acct_ls_r
 # ... and summed over the bar
 METRIC_SUM_FIELDS = ("taker_buy_vol", "taker_sell_vol")
 METRIC_FIELDS = METRIC_ASOF_FIELDS + METRIC_SUM_FIELDS
+
+
+@functools.cache
+def _column_names(kind: type) -> tuple[str, ...]:
+    """A batch type's array fields (`dataclasses.fields` builds them anew at every call, and a
+    replay of one file per symbol takes and joins batches hundreds of thousands of times)."""
+    return tuple(f.name for f in fields(kind) if f.name != "instruments")
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class _Batch:
 
     @classmethod
     def _columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.name != "instruments")
+        return _column_names(cls)
 
 
 @dataclass(frozen=True)
