@@ -58,10 +58,16 @@ class _Batch:
     @classmethod
     def concat(cls, batches: list[_Batch]) -> _Batch:
         """The batches' events end to end, over the union of their instruments."""
+        return cls.join([(batch, 0, len(batch)) for batch in batches])
+
+    @classmethod
+    def join(cls, spans: list[tuple[_Batch, int, int]]) -> _Batch:
+        """The events `start:stop` of each (batch, start, stop), end to end, over the union of the
+        batches' instruments (no batch is made per span)."""
         ids: dict[Instrument, int] = {}
         instrument = [np.array([ids.setdefault(name, len(ids)) for name in batch.instruments],
-                               np.int32)[batch.instrument] for batch in batches]
-        columns = {name: np.concatenate([getattr(batch, name) for batch in batches])
+                               np.int32)[batch.instrument[start:stop]] for batch, start, stop in spans]
+        columns = {name: np.concatenate([getattr(batch, name)[start:stop] for batch, start, stop in spans])
                    for name in cls._columns() if name != "instrument"}
         return cls(instruments=tuple(ids), instrument=np.concatenate(instrument), **columns)
 
