@@ -260,18 +260,24 @@ def bybit_frame(rng: random.Random, t: int) -> Sent:
     return bybit_frame_bad(rng, t)
 
 
+def unreadable(rng: random.Random, valid: str, case: int) -> Sent:
+    """A frame no venue can read as a whole: junk text (0), a binary frame (1), or JSON that is not
+    an object (2)."""
+    if case == 0:
+        return frame_junk(rng, valid)
+    if case == 1:
+        return binary(rng, valid)
+    return Sent(rng.choice(["[]", f"[{valid}]", "5", '"text"', "null", "true"]), ("message is not an object",))
+
+
 def bybit_frame_bad(rng: random.Random, t: int) -> Sent:
     """A frame that is bad as a whole (or, last, harmless control replies that are no data)."""
     good_text, _ = bybit_good(rng, t)
     good = json.loads(good_text)
     valid = bybit_text([good_text], t)
     case = rng.randrange(11)
-    if case == 0:
-        return frame_junk(rng, valid)
-    if case == 1:
-        return binary(rng, valid)
-    if case == 2:
-        return Sent(rng.choice(["[]", f"[{valid}]", "5", '"text"', "null", "true"]), ("message is not an object",))
+    if case < 3:
+        return unreadable(rng, valid, case)
     if case == 3:
         message = {"type": "snapshot", "ts": t, "data": [good]}
         if rng.random() < 0.5:
@@ -469,12 +475,8 @@ def okx_frame_bad(rng: random.Random, t: int) -> Sent:
     good_item, _, _ = okx_good_item(rng, t, False)
     valid = okx_text([good_item])
     case = rng.randrange(10)
-    if case == 0:
-        return frame_junk(rng, valid)
-    if case == 1:
-        return binary(rng, valid)
-    if case == 2:
-        return Sent(rng.choice(["[]", f"[{valid}]", "5", '"text"', "null", "true"]), ("message is not an object",))
+    if case < 3:
+        return unreadable(rng, valid, case)
     if case == 3:
         message = changed(json.loads(valid), rng.choice([{"arg": ...}, {"data": ...}, {"arg": "liquidation-orders"},
                                                          {"data": json.loads(good_item)}, {"data": "x"}]))
